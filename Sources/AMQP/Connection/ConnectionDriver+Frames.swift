@@ -1,0 +1,236 @@
+import CRabbitMQ
+import Foundation
+
+extension ConnectionDriver {
+    /// Handles one frame read from the socket. Nothing is dropped silently: a frame nobody expects is logged.
+    func dispatch(_ frame: amqp_frame_t) {
+        switch frame.frame_type {
+        case CR_FRAME_METHOD:
+            if frame.channel == 0 {
+                connectionMethod(frame.payload.method)
+            } else if let channel = channels[frame.channel] {
+                channelMethod(frame.payload.method, on: channel)
+            } else {
+                logger.debug("AMQP method for a closed channel ignored", metadata: ["channel": "\(frame.channel)", "method": "\(frame.payload.method.id)"])
+            }
+        case CR_FRAME_HEADER:
+            guard let channel = channels[frame.channel], var content = channel.content, !content.headerSeen else {
+                logger.debug("AMQP content header without a method ignored", metadata: ["channel": "\(frame.channel)"])
+                return
+            }
+            if let decoded = frame.payload.properties.decoded {
+                content.properties = CDecoding.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            }
+            content.bodySize = Int(frame.payload.properties.body_size)
+            content.headerSeen = true
+            content.body.reserveCapacity(content.bodySize)
+            channel.content = content
+            if content.bodySize == 0 { completeContent(on: channel) }
+        case CR_FRAME_BODY:
+            guard let channel = channels[frame.channel], channel.content?.headerSeen == true else {
+                logger.debug("AMQP body frame without a header ignored", metadata: ["channel": "\(frame.channel)"])
+                return
+            }
+            let fragment = frame.payload.body_fragment
+            if fragment.len > 0, let bytes = fragment.bytes {
+                channel.content!.body.append(bytes.assumingMemoryBound(to: UInt8.self), count: fragment.len)
+            }
+            if channel.content!.body.count >= channel.content!.bodySize { completeContent(on: channel) }
+        default:
+            break
+        }
+    }
+
+    // MARK: - Channel 0
+
+    private func connectionMethod(_ method: amqp_method_t) {
+        switch method.id {
+        case CR_CONNECTION_CLOSE_METHOD:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            var ok = amqp_connection_close_ok_t(dummy: 0)
+            _ = amqp_send_method(state, 0, CR_CONNECTION_CLOSE_OK_METHOD, &ok)
+            stopping = .some(.connectionClosedByBroker(
+                replyCode: AMQPReplyCode(rawValue: close.reply_code), replyText: CDecoding.string(close.reply_text)))
+        case CR_CONNECTION_BLOCKED_METHOD:
+            let reason = CDecoding.string(method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee.reason)
+            blocked = true
+            shared.withLock { $0.blocked = true }
+            logger.warning("AMQP connection blocked by the broker; publishes wait", metadata: ["reason": "\(reason)"])
+            emit(.blocked(reason: reason))
+        case CR_CONNECTION_UNBLOCKED_METHOD:
+            blocked = false
+            shared.withLock { $0.blocked = false }
+            logger.notice("AMQP connection unblocked")
+            emit(.unblocked)
+            for channel in channels.values { flushDeferred(channel) }
+        default:
+            logger.error("AMQP unexpected connection method", metadata: ["method": "\(method.id)"])
+        }
+    }
+
+    // MARK: - Channels
+
+    private func channelMethod(_ method: amqp_method_t, on channel: ChannelState) {
+        switch method.id {
+        case CR_BASIC_DELIVER_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            channel.content = ContentAssembly(kind: .deliver(
+                consumerTag: CDecoding.string(m.consumer_tag), deliveryTag: m.delivery_tag,
+                redelivered: m.redelivered != 0, exchange: CDecoding.string(m.exchange),
+                routingKey: CDecoding.string(m.routing_key)))
+        case CR_BASIC_ACK_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: true)
+        case CR_BASIC_NACK_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: false)
+        case CR_BASIC_RETURN_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            channel.content = ContentAssembly(kind: .returned(
+                replyCode: m.reply_code, replyText: CDecoding.string(m.reply_text),
+                exchange: CDecoding.string(m.exchange), routingKey: CDecoding.string(m.routing_key)))
+        case CR_BASIC_GET_OK_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
+            guard let rpc = popRPC(on: channel, replying: method.id) else { return }
+            channel.content = ContentAssembly(kind: .getOk(
+                rpc, deliveryTag: m.delivery_tag, redelivered: m.redelivered != 0,
+                exchange: CDecoding.string(m.exchange), routingKey: CDecoding.string(m.routing_key),
+                messageCount: m.message_count))
+        case CR_BASIC_CANCEL_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let tag = CDecoding.string(m.consumer_tag)
+            if m.nowait == 0 {
+                var ok = amqp_basic_cancel_ok_t(consumer_tag: m.consumer_tag)
+                _ = amqp_send_method(state, channel.id, CR_BASIC_CANCEL_OK_METHOD, &ok)
+            }
+            logger.warning("AMQP consumer cancelled by the broker", metadata: ["consumerTag": "\(tag)"])
+            channel.consumers.removeValue(forKey: tag)?.finish(throwing: AMQPError.consumerCancelledByBroker(consumerTag: tag))
+        case CR_CHANNEL_CLOSE_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            var ok = amqp_channel_close_ok_t(dummy: 0)
+            let status = amqp_send_method(state, channel.id, CR_CHANNEL_CLOSE_OK_METHOD, &ok)
+            let error = AMQPError.channelClosedByBroker(
+                replyCode: AMQPReplyCode(rawValue: m.reply_code), replyText: CDecoding.string(m.reply_text))
+            logger.debug("AMQP channel closed by the broker", metadata: ["channel": "\(channel.id)", "error": "\(error)"])
+            retireChannel(channel, with: error)
+            if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+        case CR_CHANNEL_FLOW_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_channel_flow_t.self).pointee
+            var ok = amqp_channel_flow_ok_t(active: m.active)
+            _ = amqp_send_method(state, channel.id, CR_CHANNEL_FLOW_OK_METHOD, &ok)
+        default:
+            guard let rpc = popRPC(on: channel, replying: method.id) else { return }
+            rpc.complete(.success(decodeReply(method)))
+        }
+    }
+
+    private func popRPC(on channel: ChannelState, replying id: amqp_method_number_t) -> PendingRPC? {
+        guard let first = channel.rpcs.first, first.expected.contains(id) else {
+            logger.error("AMQP reply that no request waits for", metadata: ["channel": "\(channel.id)", "method": "\(id)"])
+            return nil
+        }
+        channel.rpcs.removeFirst()
+        return first
+    }
+
+    private func decodeReply(_ method: amqp_method_t) -> RPCReply {
+        switch method.id {
+        case CR_QUEUE_DECLARE_OK_METHOD:
+            let m = method.decoded.assumingMemoryBound(to: amqp_queue_declare_ok_t.self).pointee
+            return .queueDeclareOk(queue: CDecoding.string(m.queue), messageCount: m.message_count, consumerCount: m.consumer_count)
+        case CR_QUEUE_PURGE_OK_METHOD:
+            return .messageCount(method.decoded.assumingMemoryBound(to: amqp_queue_purge_ok_t.self).pointee.message_count)
+        case CR_QUEUE_DELETE_OK_METHOD:
+            return .messageCount(method.decoded.assumingMemoryBound(to: amqp_queue_delete_ok_t.self).pointee.message_count)
+        case CR_BASIC_CONSUME_OK_METHOD:
+            return .consumerTag(CDecoding.string(method.decoded.assumingMemoryBound(to: amqp_basic_consume_ok_t.self).pointee.consumer_tag))
+        case CR_BASIC_CANCEL_OK_METHOD:
+            return .consumerTag(CDecoding.string(method.decoded.assumingMemoryBound(to: amqp_basic_cancel_ok_t.self).pointee.consumer_tag))
+        case CR_BASIC_GET_EMPTY_METHOD:
+            return .getEmpty
+        default:
+            return .ok
+        }
+    }
+
+    // MARK: - Content
+
+    private func completeContent(on channel: ChannelState) {
+        guard let content = channel.content else { return }
+        channel.content = nil
+        switch content.kind {
+        case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
+            let delivery = AMQPDelivery(
+                body: content.body, properties: content.properties, deliveryTag: deliveryTag, redelivered: redelivered,
+                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag, messageCount: nil)
+            if let consumer = channel.consumers[consumerTag] {
+                consumer.yield(delivery)
+            } else {
+                // The consumer was cancelled here while the broker was still sending: give the message back.
+                logger.debug("AMQP delivery for a cancelled consumer requeued", metadata: ["consumerTag": "\(consumerTag)"])
+                let status = amqp_basic_reject(state, channel.id, deliveryTag, 1)
+                if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+            }
+        case .returned(let replyCode, let replyText, let exchange, let routingKey):
+            returned(
+                on: channel, error: .returned(replyCode: AMQPReplyCode(rawValue: replyCode), replyText: replyText, exchange: exchange, routingKey: routingKey),
+                exchange: exchange, routingKey: routingKey, body: content.body)
+        case .getOk(let rpc, let deliveryTag, let redelivered, let exchange, let routingKey, let messageCount):
+            let delivery = AMQPDelivery(
+                body: content.body, properties: content.properties, deliveryTag: deliveryTag, redelivered: redelivered,
+                exchange: exchange, routingKey: routingKey, consumerTag: "", messageCount: messageCount)
+            rpc.complete(.success(.getOk(delivery)))
+        }
+    }
+
+    /// A `basic.return` arrives before the `basic.ack` of the same publish. It carries no delivery tag, so it is
+    /// matched to the oldest unconfirmed mandatory publish with the same exchange, routing key and body.
+    private func returned(on channel: ChannelState, error: AMQPError, exchange: String, routingKey: String, body: Data) {
+        if channel.confirmMode {
+            var tag = channel.lowestUnconfirmed
+            while tag < channel.nextPublishTag {
+                if let pending = channel.pendingConfirms[tag], pending.returned == nil, pending.request.mandatory,
+                    pending.request.exchange == exchange, pending.request.routingKey == routingKey, pending.request.body == body
+                {
+                    channel.pendingConfirms[tag]!.returned = error
+                    return
+                }
+                tag += 1
+            }
+        }
+        logger.warning("AMQP message returned by the broker", metadata: ["error": "\(error)"])
+    }
+
+    // MARK: - Confirms
+
+    private func confirm(on channel: ChannelState, tag: UInt64, multiple: Bool, ack: Bool) {
+        guard channel.confirmMode else {
+            logger.error("AMQP confirm on a channel not in confirm mode", metadata: ["channel": "\(channel.id)"])
+            return
+        }
+        func complete(_ pending: PendingConfirm) {
+            if !ack {
+                pending.request.complete(.failure(.nacked))
+            } else if let returned = pending.returned {
+                pending.request.complete(.failure(returned))
+            } else {
+                pending.request.complete(.success(()))
+            }
+        }
+        if multiple {
+            let upTo = tag == 0 ? channel.nextPublishTag - 1 : tag
+            var current = channel.lowestUnconfirmed
+            while current <= upTo {
+                if let pending = channel.pendingConfirms.removeValue(forKey: current) { complete(pending) }
+                current += 1
+            }
+            channel.lowestUnconfirmed = max(channel.lowestUnconfirmed, upTo + 1)
+        } else if let pending = channel.pendingConfirms.removeValue(forKey: tag) {
+            complete(pending)
+        }
+        while channel.lowestUnconfirmed < channel.nextPublishTag, channel.pendingConfirms[channel.lowestUnconfirmed] == nil {
+            channel.lowestUnconfirmed += 1
+        }
+        flushDeferred(channel)
+    }
+}

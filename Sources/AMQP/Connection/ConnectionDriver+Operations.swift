@@ -1,0 +1,174 @@
+import CRabbitMQ
+import Foundation
+
+/// The operations commands perform on the connection thread.
+extension ConnectionDriver {
+    // MARK: - Channels
+
+    func openChannel(completion: @escaping @Sendable (Result<ChannelState, AMQPError>) -> Void) {
+        let id: UInt16
+        if let reused = freeChannelIDs.popLast() {
+            id = reused
+        } else if Int(nextChannelID) <= channelMax {
+            id = nextChannelID
+            nextChannelID += 1
+        } else {
+            completion(.failure(.invalidArgument("all \(channelMax) channels of the connection are open")))
+            return
+        }
+        let channel = ChannelState(id: id)
+        channels[id] = channel
+        channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_OPEN_OK_METHOD]) { result in
+            completion(result.map { _ in channel })
+        })
+        var open = amqp_channel_open_t(out_of_band: amqp_bytes_t(len: 0, bytes: nil))
+        let status = amqp_send_method(state, id, CR_CHANNEL_OPEN_METHOD, &open)
+        if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+    }
+
+    /// Registers the reply's receiver, then sends the request (librabbitmq-c encodes it during the call, so the
+    /// arena may go right after).
+    func rpc(
+        on channel: ChannelState,
+        expecting expected: [amqp_method_number_t],
+        complete: @escaping (Result<RPCReply, AMQPError>) -> Void,
+        send: (amqp_connection_state_t, UInt16, CArena) -> Int32
+    ) {
+        guard channel.isOpen, let state else {
+            complete(.failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
+            return
+        }
+        channel.rpcs.append(PendingRPC(expected: expected, complete: complete))
+        let arena = CArena()
+        let status = send(state, channel.id, arena)
+        if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+    }
+
+    func closeChannel(_ channel: ChannelState, completion: @escaping @Sendable () -> Void) {
+        guard channel.isOpen, let state else {
+            completion()
+            return
+        }
+        channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_CLOSE_OK_METHOD]) { [self] _ in
+            retireChannel(channel, with: .channelClosed)
+            completion()
+        })
+        var close = amqp_channel_close_t(reply_code: UInt16(AMQP_REPLY_SUCCESS), reply_text: amqp_bytes_t(len: 0, bytes: nil), class_id: 0, method_id: 0)
+        let status = amqp_send_method(state, channel.id, CR_CHANNEL_CLOSE_METHOD, &close)
+        if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+    }
+
+    // MARK: - Publishing
+
+    func publish(_ request: PublishRequest, on channel: ChannelState) {
+        guard channel.isOpen else {
+            request.complete(.failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
+            return
+        }
+        if blocked || channel.hasDeferred || !channel.windowOpen {
+            channel.deferred.append(request)
+            return
+        }
+        send(request, on: channel)
+    }
+
+    /// Sends held-back publishes while the window is open and the connection is not blocked.
+    func flushDeferred(_ channel: ChannelState) {
+        while !blocked, channel.isOpen, channel.hasDeferred, channel.windowOpen, stopping == nil {
+            send(channel.popDeferred(), on: channel)
+        }
+    }
+
+    private func send(_ request: PublishRequest, on channel: ChannelState) {
+        guard let state else { return }
+        let status = request.body.withUnsafeBytes { body in
+            amqp_basic_publish(
+                state, channel.id, request.cExchange, request.cRoutingKey, request.mandatory ? 1 : 0, 0,
+                &request.cProperties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+        }
+        switch status {
+        case AMQP_STATUS_OK.rawValue:
+            if channel.confirmMode {
+                channel.pendingConfirms[channel.nextPublishTag] = PendingConfirm(request: request)
+                channel.nextPublishTag += 1
+            } else {
+                request.complete(.success(()))
+            }
+        case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue:
+            // Nothing reached the socket: the message itself cannot be encoded.
+            request.complete(.failure(.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")))
+        default:
+            request.complete(.failure(.connectionLost(reason: CDecoding.statusText(status))))
+            socketFailed(status)
+        }
+    }
+
+    func enableConfirms(on channel: ChannelState, window: Int, complete: @escaping (Result<RPCReply, AMQPError>) -> Void) {
+        rpc(on: channel, expecting: [CR_CONFIRM_SELECT_OK_METHOD], complete: { result in
+            if case .success = result {
+                channel.confirmMode = true
+                channel.confirmWindow = window
+            }
+            complete(result)
+        }) { state, id, _ in
+            var select = amqp_confirm_select_t(nowait: 0)
+            return amqp_send_method(state, id, CR_CONFIRM_SELECT_METHOD, &select)
+        }
+    }
+
+    // MARK: - Consuming
+
+    func consume(
+        on channel: ChannelState, queue: String, consumerTag: String, exclusive: Bool, arguments: AMQPTable,
+        sink: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation,
+        complete: @escaping (Result<RPCReply, AMQPError>) -> Void
+    ) {
+        // The stream is registered before basic.consume is sent: the first delivery may follow consume-ok at once.
+        if channel.isOpen { channel.consumers[consumerTag] = sink }
+        rpc(on: channel, expecting: [CR_BASIC_CONSUME_OK_METHOD], complete: { result in
+            if case .failure(let error) = result {
+                channel.consumers.removeValue(forKey: consumerTag)
+                sink.finish(throwing: error)
+            }
+            complete(result)
+        }) { state, id, arena in
+            var consume = amqp_basic_consume_t(
+                ticket: 0, queue: arena.bytes(queue), consumer_tag: arena.bytes(consumerTag), no_local: 0, no_ack: 0,
+                exclusive: exclusive ? 1 : 0, nowait: 0, arguments: arena.table(arguments))
+            return amqp_send_method(state, id, CR_BASIC_CONSUME_METHOD, &consume)
+        }
+    }
+
+    func cancel(consumerTag: String, on channel: ChannelState, complete: @escaping (Result<RPCReply, AMQPError>) -> Void) {
+        guard let sink = channel.consumers[consumerTag] else {
+            complete(.success(.consumerTag(consumerTag)))
+            return
+        }
+        rpc(on: channel, expecting: [CR_BASIC_CANCEL_OK_METHOD], complete: { result in
+            channel.consumers.removeValue(forKey: consumerTag)
+            sink.finish()
+            complete(result)
+        }) { state, id, arena in
+            var cancel = amqp_basic_cancel_t(consumer_tag: arena.bytes(consumerTag), nowait: 0)
+            return amqp_send_method(state, id, CR_BASIC_CANCEL_METHOD, &cancel)
+        }
+    }
+
+    /// Sends `basic.ack`, `basic.nack` or `basic.reject`. No reply: an unknown tag closes the channel later.
+    func acknowledge(_ kind: AcknowledgementKind, tag: UInt64, on channel: ChannelState) {
+        guard channel.isOpen, let state else { return }
+        let status: Int32
+        switch kind {
+        case .ack(let multiple): status = amqp_basic_ack(state, channel.id, tag, multiple ? 1 : 0)
+        case .nack(let multiple, let requeue): status = amqp_basic_nack(state, channel.id, tag, multiple ? 1 : 0, requeue ? 1 : 0)
+        case .reject(let requeue): status = amqp_basic_reject(state, channel.id, tag, requeue ? 1 : 0)
+        }
+        if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
+    }
+}
+
+enum AcknowledgementKind: Sendable {
+    case ack(multiple: Bool)
+    case nack(multiple: Bool, requeue: Bool)
+    case reject(requeue: Bool)
+}

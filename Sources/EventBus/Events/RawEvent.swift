@@ -1,0 +1,39 @@
+import Foundation
+
+/// An event as it arrived, before any Swift type is chosen: for "dynamic" handlers in services that do not share
+/// Swift types with the publisher, and for tools that inspect events.
+public struct RawEvent: Sendable, Hashable {
+    /// The event type name (the `type` property or, when absent, the routing key).
+    public var eventType: String
+    /// The event id (`message_id` or, when absent, the body's `Id`/`id`).
+    public var id: String
+    /// The publishing service (CloudEvents `source`), when known.
+    public var source: String?
+    /// The subject (CloudEvents `subject`), when set.
+    public var subject: String?
+    /// When the event happened (CloudEvents `time`, the message timestamp, or the body's creation date).
+    public var time: Date?
+    /// Message headers, as strings.
+    public var headers: [String: String]
+    /// The JSON body.
+    public var payload: Data
+
+    /// Creates a raw event.
+    public init(
+        eventType: String, id: String, source: String? = nil, subject: String? = nil, time: Date? = nil,
+        headers: [String: String] = [:], payload: Data
+    ) {
+        self.eventType = eventType
+        self.id = id
+        self.source = source
+        self.subject = subject
+        self.time = time
+        self.headers = headers
+        self.payload = payload
+    }
+
+    /// Decodes the payload as `type`, accepting PascalCase (.NET) and camelCase keys.
+    public func decode<Event: Decodable>(_ type: Event.Type) throws -> Event {
+        try EventCodec().decode(type, from: payload)
+    }
+}

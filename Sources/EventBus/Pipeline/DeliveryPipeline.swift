@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+
+/// The delivery rules of DESIGN section 5, independent of any broker: route → decode → filter → dedup →
+/// handle → record, and the failure path (retry or dead-letter). A transport feeds it deliveries and carries out
+/// the ``DeliveryDecision``s (ack, publish to a retry queue, publish to the dead-letter queue).
+package struct DeliveryPipeline: Sendable {
+    package let registry: SubscriptionRegistry
+    package let store: any ProcessedMessageStore
+    /// The consuming service's name (its queue): processed ids are recorded as `<service>/<subscription>`.
+    package let serviceName: String
+    package let logger: Logger
+    package let metrics: BusMetrics
+
+    package init(registry: SubscriptionRegistry, store: any ProcessedMessageStore, serviceName: String, logger: Logger, metrics: BusMetrics) {
+        self.registry = registry
+        self.store = store
+        self.serviceName = serviceName
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// An event admitted to a subscription's handler.
+    package struct Admitted: Sendable {
+        package let event: InboundEvent
+        package let value: any Sendable
+        package let context: EventContext
+    }
+
+    /// The outcome of the steps before handling.
+    package enum Admission: Sendable {
+        case handle(Admitted)
+        case decided(DeliveryDecision)
+    }
+
+    package func consumerName(_ subscription: Subscription) -> String { "\(serviceName)/\(subscription.id.name)" }
+
+    /// The subscriptions an event goes to; empty when none handles its type (then dead-letter it).
+    package func route(_ event: InboundEvent) -> [Subscription] {
+        let candidates = registry.subscriptions(for: event.raw.eventType)
+        guard let target = event.targetSubscription else { return candidates }
+        return candidates.filter { $0.id.name == target }
+    }
+
+    /// The decision for an event no subscription handles.
+    package func unexpected(_ event: InboundEvent) -> DeliveryDecision {
+        .deadLetter(subscription: event.targetSubscription, reason: .unexpectedEventType,
+                    error: "no subscription of '\(serviceName)' handles event type '\(event.raw.eventType)'")
+    }
+
+    /// Decode, filter and dedup steps for one subscription.
+    package func admit(_ event: InboundEvent, to subscription: Subscription) async -> Admission {
+        let name = subscription.id.name
+        let value: any Sendable
+        do {
+            value = try subscription.decode(event.raw)
+        } catch {
+            return .decided(.deadLetter(subscription: name, reason: .unprocessable, error: "cannot decode \(event.raw.eventType): \(error)"))
+        }
+        if let rejection = subscription.options.filter.rejection(source: event.raw.source, subject: event.raw.subject) {
+            return .decided(.deadLetter(subscription: name, reason: .filteredOut, error: rejection))
+        }
+        let consumer = consumerName(subscription)
+        let mustCheck = subscription.options.dedupMode == .always || event.redelivered || event.attempt > 1
+        if mustCheck {
+            do {
+                if try await store.contains(consumer: consumer, messageID: event.raw.id) {
+                    metrics.duplicates.increment()
+                    logger.debug("duplicate event acknowledged without handling", metadata: metadata(event, name))
+                    return .decided(.duplicate(subscription: name))
+                }
+            } catch {
+                // The store is down: retrying later is safe, handling now could double the effect.
+                return .decided(failure(event, subscription, error: EventBusError.storeFailed("\(error)")))
+            }
+        }
+        let context = EventContext(
+            eventID: event.raw.id, eventType: event.raw.eventType, source: event.raw.source, subject: event.raw.subject,
+            attempt: event.attempt, redelivered: event.redelivered, time: event.raw.time, consumer: consumer,
+            headers: event.raw.headers)
+        return .handle(Admitted(event: event, value: value, context: context))
+    }
+
+    /// Handles admitted events (one, or a batch) with the subscription's handler, all or nothing, then records
+    /// them as processed. Returns one decision per event, in order.
+    package func handle(_ admitted: [Admitted], with subscription: Subscription) async -> [DeliveryDecision] {
+        let name = subscription.id.name
+        let started = ContinuousClock.now
+        do {
+            try await subscription.handle(admitted.map { (value: $0.value, context: $0.context) })
+        } catch {
+            metrics.failed.increment(by: admitted.count)
+            return admitted.map { failure($0.event, subscription, error: error) }
+        }
+        metrics.handleDuration.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+        var decisions: [DeliveryDecision] = []
+        for item in admitted {
+            do {
+                try await store.markProcessed(consumer: consumerName(subscription), messageID: item.event.raw.id, at: Date())
+                decisions.append(.handled(subscription: name))
+            } catch {
+                // Handled but not recorded: retrying risks a second effect unless the handler recorded the id in its
+                // own transaction; losing the event would be worse, so it is retried and the store consulted again.
+                logger.error("could not record a processed event", metadata: metadata(item.event, name).merging(["error": "\(error)"]) { $1 })
+                decisions.append(failure(item.event, subscription, error: EventBusError.storeFailed("\(error)")))
+            }
+        }
+        metrics.handled.increment(by: admitted.count)
+        return decisions
+    }
+
+    /// The failure path: retry, or dead-letter with the reason.
+    package func failure(_ event: InboundEvent, _ subscription: Subscription, error: any Error) -> DeliveryDecision {
+        let name = subscription.id.name
+        let policy = subscription.options.retryPolicy
+        let text = "\(error)"
+        if error is NonRetryableError {
+            return .deadLetter(subscription: name, reason: .nonRetryable, error: text)
+        }
+        if event.attempt >= policy.maxDeliveryAttempts {
+            return .deadLetter(subscription: name, reason: .maxDeliveryAttemptsExceeded, error: text)
+        }
+        let born = event.raw.time ?? event.firstDeliveredAt
+        if Duration.seconds(Date().timeIntervalSince(born)) >= policy.eventTimeToLive {
+            return .deadLetter(subscription: name, reason: .timeToLiveExpired, error: text)
+        }
+        return .retry(subscription: name, attempt: event.attempt + 1, delay: policy.delay(afterAttempt: event.attempt), error: text)
+    }
+
+    package func metadata(_ event: InboundEvent, _ subscription: String?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["event.id": "\(event.raw.id)", "event.type": "\(event.raw.eventType)", "attempt": "\(event.attempt)"]
+        if let subscription { metadata["subscription"] = "\(subscription)" }
+        return metadata
+    }
+}
+
+extension Duration {
+    package var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    package var milliseconds: Int64 { nanoseconds / 1_000_000 }
+}

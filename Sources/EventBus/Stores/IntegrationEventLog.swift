@@ -1,0 +1,76 @@
+import Foundation
+
+/// The publication state of an outbox row (DESIGN section 6).
+public enum EventState: String, Sendable, Hashable, CaseIterable {
+    /// Saved with the domain change; not sent yet.
+    case notPublished = "NotPublished"
+    /// Being sent (a relay or the saving service claimed it).
+    case inProgress = "InProgress"
+    /// The broker confirmed it.
+    case published = "Published"
+    /// Sending failed; retried at `nextAttemptAt`.
+    case publishedFailed = "PublishedFailed"
+}
+
+/// One row of the integration event log (the transactional outbox).
+public struct IntegrationEventLogEntry: Sendable, Hashable {
+    /// The event id (primary key).
+    public var eventID: UUID
+    /// The event type name, used as routing key.
+    public var eventTypeName: String
+    /// Publication state.
+    public var state: EventState
+    /// How many times a send was started.
+    public var timesSent: Int
+    /// When the event was saved.
+    public var creationTime: Date
+    /// The event body (JSON).
+    public var content: String
+    /// The local transaction that saved it, when the store knows it.
+    public var transactionID: String?
+    /// When a failed event may be tried again.
+    public var nextAttemptAt: Date?
+    /// The last send error, in words.
+    public var lastError: String?
+
+    /// Creates an entry.
+    public init(
+        eventID: UUID, eventTypeName: String, state: EventState = .notPublished, timesSent: Int = 0,
+        creationTime: Date, content: String, transactionID: String? = nil, nextAttemptAt: Date? = nil, lastError: String? = nil
+    ) {
+        self.eventID = eventID
+        self.eventTypeName = eventTypeName
+        self.state = state
+        self.timesSent = timesSent
+        self.creationTime = creationTime
+        self.content = content
+        self.transactionID = transactionID
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+    }
+
+    /// The entry as a raw event for publishing.
+    public var rawEvent: RawEvent {
+        RawEvent(eventType: eventTypeName, id: eventID.uuidString.lowercased(), time: creationTime, payload: Data(content.utf8))
+    }
+}
+
+/// The transactional outbox's storage. Saving happens inside the caller's own database transaction and so is
+/// store-specific (see the SQLite and PostgreSQL stores); this protocol covers what happens after commit.
+public protocol IntegrationEventLog: Sendable {
+    /// Claims up to `limit` events due for (re)publishing, oldest first, and marks them `InProgress` (times sent
+    /// + 1): `NotPublished`, `PublishedFailed` whose next attempt is due, and `InProgress` older than
+    /// `staleAfter` (a sender that died). Safe with several relays: no event is claimed twice at once.
+    func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry]
+    /// Marks one event `InProgress` before sending it right after commit; `false` when another sender has it.
+    func markInProgress(eventID: UUID, now: Date) async throws -> Bool
+    /// Marks an event `Published` (the broker confirmed it).
+    func markPublished(eventID: UUID) async throws
+    /// Marks an event `PublishedFailed` with the error and when to try again.
+    func markFailed(eventID: UUID, error: String, nextAttemptAt: Date) async throws
+    /// Deletes `Published` events created before `date`; returns how many.
+    @discardableResult
+    func prunePublished(createdBefore date: Date) async throws -> Int
+    /// How many events are not yet published, and when the oldest of them was created.
+    func pendingSummary() async throws -> (count: Int, oldest: Date?)
+}

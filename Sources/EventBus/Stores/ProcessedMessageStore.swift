@@ -1,0 +1,88 @@
+import Foundation
+
+/// Remembers which event ids a consumer has handled, so a duplicate delivery never has its effect twice.
+///
+/// Keys are (`consumer`, `messageID`); ``EventContext/consumer`` names the consumer of a subscription. SQL stores
+/// also let a handler record the id inside its own transaction, making the effect exactly-once; the bus then
+/// records it again harmlessly (``markProcessed(consumer:messageID:at:)`` is idempotent).
+public protocol ProcessedMessageStore: Sendable {
+    /// Whether `messageID` was recorded for `consumer`. One store round trip.
+    func contains(consumer: String, messageID: String) async throws -> Bool
+    /// Records `messageID` for `consumer`; returns `false` when it was recorded already. One store round trip.
+    @discardableResult
+    func markProcessed(consumer: String, messageID: String, at date: Date) async throws -> Bool
+    /// Forgets ids recorded before `date`; returns how many. Keep the retention longer than the event time-to-live.
+    @discardableResult
+    func prune(processedBefore date: Date) async throws -> Int
+}
+
+/// A bounded in-memory ``ProcessedMessageStore`` for tests and single-instance services that accept losing the
+/// record on restart. Holds at most `capacity` ids (the oldest go first) and forgets ids older than `retention`.
+public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchecked Sendable {
+    private struct Key: Hashable {
+        let consumer: String
+        let messageID: String
+    }
+
+    private let lock = NSLock()
+    private var recorded: [Key: Date] = [:]
+    private var order: [Key] = []
+    private var head = 0
+    private let capacity: Int
+    private let retention: Duration
+
+    /// Creates a store holding at most `capacity` ids for at most `retention`.
+    public init(capacity: Int = 1_000_000, retention: Duration = .seconds(2 * 86_400)) {
+        self.capacity = max(1, capacity)
+        self.retention = retention
+    }
+
+    /// How many ids are recorded now.
+    public var count: Int { lock.withLock { recorded.count } }
+
+    public func contains(consumer: String, messageID: String) async throws -> Bool {
+        lock.withLock { recorded[Key(consumer: consumer, messageID: messageID)] != nil }
+    }
+
+    @discardableResult
+    public func markProcessed(consumer: String, messageID: String, at date: Date = Date()) async throws -> Bool {
+        lock.withLock {
+            let key = Key(consumer: consumer, messageID: messageID)
+            guard recorded[key] == nil else { return false }
+            recorded[key] = date
+            order.append(key)
+            evict(now: date)
+            return true
+        }
+    }
+
+    @discardableResult
+    public func prune(processedBefore date: Date) async throws -> Int {
+        lock.withLock {
+            let before = recorded.count
+            recorded = recorded.filter { $0.value >= date }
+            order = order[head...].filter { recorded[$0] != nil }
+            head = 0
+            return before - recorded.count
+        }
+    }
+
+    private func evict(now: Date) {
+        let (seconds, attoseconds) = retention.components
+        let cutoff = now.addingTimeInterval(-(Double(seconds) + Double(attoseconds) / 1e18))
+        while head < order.count {
+            let key = order[head]
+            guard let at = recorded[key] else {
+                head += 1
+                continue
+            }
+            guard recorded.count > capacity || at < cutoff else { break }
+            recorded[key] = nil
+            head += 1
+        }
+        if head > 4_096, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+    }
+}

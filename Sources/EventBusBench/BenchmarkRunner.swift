@@ -1,0 +1,103 @@
+import Foundation
+
+/// Runs rows: for each repetition, each client in turn (the first client alternates between repetitions so
+/// neither always runs on a warmer or colder broker), each against a fresh, uniquely named durable queue that
+/// is declared and purged before and deleted after the measurement.
+struct BenchmarkRunner {
+    let target: BrokerTarget
+    let admin: AdminSession
+    let options: BenchmarkOptions
+    let repetitions: Int
+    /// Progress lines (stderr).
+    let log: @Sendable (String) -> Void
+
+    func run(_ row: BenchmarkRow) async -> RowResult {
+        let benchmark = row.makeBenchmark(target: target, options: options)
+        var result = RowResult(row: row, repetitions: repetitions)
+        for repetition in 0..<repetitions {
+            let order: [BenchmarkClient] = repetition % 2 == 0 ? [.c, .swift] : [.swift, .c]
+            var line = "\(row.label): \(repetition + 1)/\(repetitions)"
+            for client in order {
+                let queue = await admin.uniqueQueueName(row: row, client: client)
+                do {
+                    try await admin.declareEmptyQueue(queue)
+                    let measurement = try await benchmark.measure(client: client, queue: queue, admin: admin)
+                    result.measurements[client, default: []].append(measurement)
+                    line += "  \(client.displayName) \(Format.rate(measurement.messagesPerSecond)) msg/s"
+                    line += " (\(String(format: "%.3f", measurement.seconds)) s"
+                    if let cpu = measurement.cpuMicrosecondsPerMessage { line += String(format: ", %.1f µs CPU/msg", cpu) }
+                    line += ")"
+                } catch {
+                    result.failure = "\(client.displayName), repetition \(repetition + 1): \(error)"
+                    log(line + "  FAILED: \(result.failure!)")
+                    await cleanUp(queue)
+                    return result
+                }
+                await cleanUp(queue)
+            }
+            log(line)
+        }
+        return result
+    }
+
+    private func cleanUp(_ queue: String) async {
+        if let error = await admin.deleteQueue(queue) {
+            log("warning: could not delete queue \(queue): \(error)")
+        }
+    }
+}
+
+/// Everything measured for one row.
+struct RowResult: Sendable {
+    let row: BenchmarkRow
+    let repetitions: Int
+    var measurements: [BenchmarkClient: [Measurement]] = [:]
+    /// Why the row could not be completed; `nil` when every repetition succeeded for both clients.
+    var failure: String?
+
+    func summary(_ client: BenchmarkClient) -> ClientSummary? {
+        guard failure == nil, let values = measurements[client], !values.isEmpty else { return nil }
+        return ClientSummary(values)
+    }
+
+    /// Swift median msgs/s over C median msgs/s.
+    var ratio: Double? {
+        guard let c = summary(.c), let swift = summary(.swift), c.messagesPerSecond > 0 else { return nil }
+        return swift.messagesPerSecond / c.messagesPerSecond
+    }
+}
+
+/// Medians and spread of one client's repetitions on one row.
+struct ClientSummary: Sendable {
+    var messages: Int
+    var seconds: Double
+    var messagesPerSecond: Double
+    var minimumPerSecond: Double
+    var maximumPerSecond: Double
+    var p50Milliseconds: Double?
+    var p99Milliseconds: Double?
+    /// Median process CPU microseconds per message.
+    var cpuMicrosecondsPerMessage: Double?
+
+    init(_ measurements: [Measurement]) {
+        let rates = measurements.map(\.messagesPerSecond)
+        messages = measurements[0].messages
+        seconds = Self.median(measurements.map(\.seconds))
+        messagesPerSecond = Self.median(rates)
+        minimumPerSecond = rates.min() ?? 0
+        maximumPerSecond = rates.max() ?? 0
+        let p50 = measurements.compactMap(\.p50Milliseconds)
+        let p99 = measurements.compactMap(\.p99Milliseconds)
+        p50Milliseconds = p50.isEmpty ? nil : Self.median(p50)
+        p99Milliseconds = p99.isEmpty ? nil : Self.median(p99)
+        let cpu = measurements.compactMap(\.cpuMicrosecondsPerMessage)
+        cpuMicrosecondsPerMessage = cpu.isEmpty ? nil : Self.median(cpu)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}

@@ -1,0 +1,97 @@
+import AMQP
+import EventBus
+import Foundation
+
+/// The current channel of a connection that comes and goes: callers wait (bounded) while it reconnects.
+final class ChannelLink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var channel: AMQPChannel?
+    private var stoppedError: (any Error)?
+    private var waiters: [UInt64: CheckedContinuation<AMQPChannel, any Error>] = [:]
+    private var nextWaiter: UInt64 = 0
+
+    /// Makes `channel` current and hands it to everyone waiting.
+    func publish(_ channel: AMQPChannel) {
+        let waiting = lock.withLock {
+            self.channel = channel
+            let taken = waiters
+            waiters.removeAll()
+            return taken
+        }
+        for waiter in waiting.values { waiter.resume(returning: channel) }
+    }
+
+    /// Forgets `channel` (its connection broke), unless a newer one replaced it already.
+    func retract(_ channel: AMQPChannel) {
+        lock.withLock { if self.channel === channel { self.channel = nil } }
+    }
+
+    /// Refuses all further waits with `error` and fails current waiters.
+    func stop(_ error: any Error) {
+        let waiting = lock.withLock {
+            stoppedError = error
+            channel = nil
+            let taken = waiters
+            waiters.removeAll()
+            return taken
+        }
+        for waiter in waiting.values { waiter.resume(throwing: error) }
+    }
+
+    /// The current channel, or waits until there is one or `deadline` passes.
+    func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
+        let id: UInt64 = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline)
+            guard !Task.isCancelled, let self else { return }
+            let waiter = self.lock.withLock { self.waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: timeoutError())
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<AMQPChannel, any Error>? = lock.withLock {
+                if let stoppedError { return .failure(stoppedError) }
+                if let channel, channel.isOpen { return .success(channel) }
+                waiters[id] = continuation
+                return nil
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+    }
+}
+
+/// Runs `operation` but gives up after `timeout` with `timeoutError`. The operation is not awaited past the
+/// timeout (AMQP operations complete by themselves when the connection ends).
+func withTimeout<T: Sendable>(
+    _ timeout: Duration, error timeoutError: @escaping @Sendable () -> any Error,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let once = NSLock()
+    nonisolated(unsafe) var finished = false
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        @Sendable func finish(_ result: Result<T, any Error>) -> Bool {
+            let first = once.withLock {
+                if finished { return false }
+                finished = true
+                return true
+            }
+            if first { continuation.resume(with: result) }
+            return first
+        }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { _ = finish(.failure(timeoutError())) }
+        }
+        Task {
+            do {
+                _ = finish(.success(try await operation()))
+            } catch {
+                _ = finish(.failure(error))
+            }
+            timer.cancel()
+        }
+    }
+}

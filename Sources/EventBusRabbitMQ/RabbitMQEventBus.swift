@@ -1,0 +1,492 @@
+import AMQP
+import EventBus
+import Foundation
+import Logging
+import ServiceLifecycle
+import Tracing
+
+/// The event bus on RabbitMQ: a swift-service-lifecycle `Service`. Its `run()` owns the connections (one for
+/// publishing, one for consuming: flow control on a publisher must not stall consumers), reconnects with
+/// backoff and jitter when the broker drops or restarts, re-declares the topology and resumes consuming.
+/// Cancelling `run()` or a graceful shutdown stops consuming, finishes in-flight handlers and waits for pending
+/// confirms.
+///
+/// ```swift
+/// let bus = try RabbitMQEventBus(configuration: .init(url: url, serviceName: "basket"), store: store, logger: logger)
+/// try await bus.subscribe(ProductPriceChangedIntegrationEvent.self) { event, context in
+///     try await baskets.updatePrice(of: event.productId, from: event.oldPrice, to: event.newPrice)
+/// }
+/// let group = ServiceGroup(services: [bus], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// Delivery follows DESIGN section 5 exactly: decode → filter → dedup → handle → record → ack; failures go to
+/// `<queue>.retry.<ms>` queues (no plug-ins) until the retry policy gives up, then to `<queue>.dead-letter` with
+/// the reason headers. Several instances of one service share its queue as competing consumers.
+public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
+    /// The configuration the bus was created with.
+    public let configuration: RabbitMQEventBusConfiguration
+    let topology: Topology
+    let registry = SubscriptionRegistry()
+    let pipeline: DeliveryPipeline
+    let logger: Logger
+    let metrics: BusMetrics
+    let publisher = ChannelLink()
+    private let state = NSLock()
+    private var consumerConnection: AMQPConnection?
+    private var activeConsumer: AMQPConsumer?
+    private var shuttingDown = false
+    private var running = false
+    private var pendingPublishes = 0
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    private var consumerWake: CheckedContinuation<Void, Never>?
+    private let shutdown = ShutdownSignal()
+
+    /// Creates the bus. Nothing connects until `run()`.
+    public init(
+        configuration: RabbitMQEventBusConfiguration,
+        store: any ProcessedMessageStore = InMemoryProcessedMessageStore(),
+        logger: Logger = Logger(label: "eventbus", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.topology = Topology(configuration)
+        var logger = logger
+        logger[metadataKey: "service"] = "\(configuration.serviceName)"
+        self.logger = logger
+        self.metrics = BusMetrics(service: configuration.serviceName)
+        self.pipeline = DeliveryPipeline(
+            registry: registry, store: store, serviceName: configuration.queue, logger: logger, metrics: metrics)
+    }
+
+    // MARK: - Service
+
+    /// Connects, declares, consumes and publishes until cancelled or gracefully shut down; reconnects on failure.
+    public func run() async throws {
+        try state.withLock {
+            guard !running else { throw EventBusError.invalidConfiguration("run() was called twice") }
+            running = true
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.superviseConsumer() }
+                    group.addTask { await self.supervisePublisher() }
+                    await group.waitForAll()
+                }
+            } onGracefulShutdown: {
+                self.beginShutdown()
+            }
+        } onCancel: {
+            self.beginShutdown()
+        }
+        state.withLock { running = false }
+    }
+
+    private var isShuttingDown: Bool { state.withLock { shuttingDown } }
+
+    private func beginShutdown() {
+        let (consumer, wake) = state.withLock { () -> (AMQPConsumer?, CheckedContinuation<Void, Never>?) in
+            shuttingDown = true
+            let wake = consumerWake
+            consumerWake = nil
+            return (activeConsumer, wake)
+        }
+        wake?.resume()
+        shutdown.fire()
+        logger.info("event bus shutting down: consuming stops, in-flight handlers finish")
+        if let consumer { Task { try? await consumer.cancel() } }
+    }
+
+    private func connect(role: String) async throws -> AMQPConnection {
+        var connection = configuration.connection
+        connection.connectionName = "\(configuration.serviceName)-\(role)"
+        return try await AMQPConnection.connect(connection, logger: logger)
+    }
+
+    /// Sleeps before reconnect attempt `attempt`; `false` when the bus is stopping.
+    private func backoff(_ attempt: Int) async -> Bool {
+        let delay = configuration.reconnect.delay(attempt: attempt)
+        do { try await Task.sleep(for: delay) } catch { return false }
+        return !isShuttingDown && !Task.isCancelled
+    }
+
+    // MARK: - Publishing
+
+    private func supervisePublisher() async {
+        var attempt = 0
+        while !Task.isCancelled, !isShuttingDown {
+            do {
+                let connection = try await connect(role: "publisher")
+                let channel = try await connection.openChannel()
+                try await topology.declareExchange(on: channel)
+                try await channel.confirmSelect(window: configuration.publishConfirmWindow)
+                publisher.publish(channel)
+                attempt = 0
+                logger.info("event bus publisher connected", metadata: ["exchange": "\(topology.exchange)"])
+                let reason = await withTaskCancellationHandler {
+                    await waitUntilClosedOrShutdown(connection)
+                } onCancel: {
+                    Task { await connection.close() }
+                }
+                publisher.retract(channel)
+                if isShuttingDown || Task.isCancelled {
+                    await drainPublishes()
+                    await connection.close()
+                    break
+                }
+                logger.warning("event bus publisher connection lost; reconnecting", metadata: ["error": "\(reason.map { "\($0)" } ?? "closed")"])
+            } catch {
+                logger.warning("event bus publisher cannot connect; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            }
+            guard await backoff(attempt) else { break }
+            attempt += 1
+        }
+        publisher.stop(EventBusError.shuttingDown)
+    }
+
+    /// Waits for the connection to end, or for shutdown to begin (then returns `nil` with the connection open).
+    private func waitUntilClosedOrShutdown(_ connection: AMQPConnection) async -> AMQPError? {
+        await withTaskGroup(of: AMQPError?.self) { group in
+            group.addTask {
+                // The events stream ends when the task is cancelled, unlike closed().
+                for await event in connection.events() {
+                    if case .closed(let error) = event { return error }
+                }
+                return nil
+            }
+            group.addTask {
+                await self.shutdown.wait()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
+        let payload: Data
+        do {
+            payload = try configuration.codec.encode(event)
+        } catch {
+            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
+        }
+        try await publish(RawEvent(
+            eventType: Event.eventTypeName, id: event.id.uuidString.lowercased(), subject: subject,
+            time: event.creationDate, payload: payload))
+    }
+
+    public func publish(_ event: RawEvent) async throws {
+        var event = event
+        if event.source == nil { event.source = configuration.serviceName }
+        try state.withLock {
+            if shuttingDown { throw EventBusError.shuttingDown }
+            pendingPublishes += 1
+        }
+        defer { finishPublish() }
+        try await withSpan("\(event.eventType) publish", ofKind: .producer) { span in
+            span.attributes["messaging.system"] = "rabbitmq"
+            span.attributes["messaging.message.id"] = event.id
+            InstrumentationSystem.instrument.inject(span.context, into: &event.headers, using: TraceHeaderInjector())
+            try await publishConfirmed(event)
+        }
+    }
+
+    private func publishConfirmed(_ event: RawEvent) async throws {
+        let deadline = ContinuousClock.now + configuration.publishTimeout
+        let timeout = configuration.publishTimeout
+        let properties = WireFormat.properties(for: event)
+        let started = ContinuousClock.now
+        metrics.published.increment()
+        while true {
+            let channel = try await publisher.channel(until: deadline) {
+                EventBusError.publishTimedOut(eventID: event.id, after: timeout)
+            }
+            do {
+                let remaining = deadline - ContinuousClock.now
+                try await withTimeout(remaining, error: { EventBusError.publishTimedOut(eventID: event.id, after: timeout) }) {
+                    try await channel.publish(
+                        event.payload, exchange: self.topology.exchange, routingKey: event.eventType, mandatory: true,
+                        properties: properties)
+                }
+                metrics.confirmed.increment()
+                metrics.confirmLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+                return
+            } catch let error as AMQPError {
+                switch error {
+                case .returned(let code, let text, let exchange, let routingKey):
+                    metrics.returned.increment()
+                    throw EventBusError.publishFailed(
+                        eventID: event.id,
+                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)' (\(code) \(text)); start a consuming service or bind a queue")
+                case .invalidArgument(let text):
+                    throw EventBusError.publishFailed(eventID: event.id, reason: text)
+                default:
+                    // Connection or channel trouble, or a nack: the confirm is unknown, so send again once a channel
+                    // is back (consumers deduplicate a message that did arrive).
+                    logger.debug("publish will be retried", metadata: ["event.id": "\(event.id)", "error": "\(error)"])
+                    publisher.retract(channel)
+                    if ContinuousClock.now >= deadline { throw EventBusError.publishTimedOut(eventID: event.id, after: timeout) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+        }
+    }
+
+    private func finishPublish() {
+        let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
+            pendingPublishes -= 1
+            guard pendingPublishes == 0 else { return [] }
+            let taken = drainWaiters
+            drainWaiters.removeAll()
+            return taken
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func drainPublishes() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock {
+                if pendingPublishes == 0 { return true }
+                drainWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    // MARK: - Subscribing
+
+    @discardableResult
+    public func subscribe<Event: IntegrationEvent>(
+        _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>
+    ) async throws -> SubscriptionID {
+        try await add(.typed(type, options: options, handler: handler))
+    }
+
+    @discardableResult
+    public func subscribe<Event: IntegrationEvent>(
+        batchesOf type: Event.Type, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping BatchEventHandler<Event>
+    ) async throws -> SubscriptionID {
+        try await add(.batched(type, batch: batch, options: options, handler: handler))
+    }
+
+    @discardableResult
+    public func subscribe(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) async throws -> SubscriptionID {
+        try await add(.raw(eventType: eventType, options: options, handler: handler))
+    }
+
+    public func unsubscribe(_ subscription: SubscriptionID) async throws {
+        let (removed, lastOfType) = try registry.remove(subscription)
+        if lastOfType, let connection = state.withLock({ consumerConnection }) {
+            let channel = try await connection.openChannel()
+            try await channel.queueUnbind(topology.queue, exchange: topology.exchange, routingKey: removed.eventType)
+            await channel.close()
+        }
+    }
+
+    private func add(_ subscription: Subscription) async throws -> SubscriptionID {
+        let firstOfType = try registry.add(subscription)
+        let (connection, wake) = state.withLock { () -> (AMQPConnection?, CheckedContinuation<Void, Never>?) in
+            let wake = consumerWake
+            consumerWake = nil
+            return (consumerConnection, wake)
+        }
+        wake?.resume()
+        if let connection {
+            // Running already: bind the new type and declare its retry queues now (a reconnect re-declares all).
+            let channel = try await connection.openChannel()
+            try await topology.declareConsumerSide(
+                on: channel, eventTypes: firstOfType ? [subscription.eventType] : [],
+                retryDelays: Set(subscription.options.retryPolicy.usedDelays))
+            await channel.close()
+        }
+        return subscription.id
+    }
+
+    // MARK: - Consuming
+
+    private func superviseConsumer() async {
+        var attempt = 0
+        while !Task.isCancelled, !isShuttingDown {
+            if registry.all.isEmpty {
+                // A publish-only service needs no queue; wait until something subscribes.
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock {
+                        if shuttingDown || !registry.all.isEmpty { return true }
+                        consumerWake = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+                continue
+            }
+            do {
+                let connection = try await connect(role: "consumer")
+                attempt = 0
+                do {
+                    try await withTaskCancellationHandler {
+                        try await consume(on: connection)
+                    } onCancel: {
+                        Task { await connection.close() }
+                    }
+                } catch {
+                    if !isShuttingDown {
+                        logger.warning("event bus consumer connection lost; reconnecting", metadata: ["error": "\(error)"])
+                    }
+                }
+                state.withLock {
+                    consumerConnection = nil
+                    activeConsumer = nil
+                }
+                await connection.close()
+            } catch {
+                logger.warning("event bus consumer cannot connect; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            }
+            guard !isShuttingDown, await backoff(attempt) else { break }
+            attempt += 1
+        }
+    }
+
+    private func consume(on connection: AMQPConnection) async throws {
+        let setup = try await connection.openChannel()
+        let subscriptions = registry.all
+        try await topology.declareConsumerSide(
+            on: setup, eventTypes: Set(subscriptions.map(\.eventType)),
+            retryDelays: Set(subscriptions.flatMap { $0.options.retryPolicy.usedDelays }))
+        await setup.close()
+
+        let forward = try await connection.openChannel()
+        try await forward.confirmSelect(window: 1_000)
+        let channel = try await connection.openChannel()
+        let consumer = try await channel.consume(queue: topology.queue, prefetch: configuration.prefetch)
+        let stopNow = state.withLock {
+            consumerConnection = connection
+            activeConsumer = consumer
+            return shuttingDown
+        }
+        if stopNow { try? await consumer.cancel() }
+        logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(subscriptions.map(\.id.name))"])
+
+        var collectors: [String: BatchCollector] = [:]
+        for subscription in subscriptions {
+            if let batch = subscription.batch {
+                collectors[subscription.id.name] = BatchCollector(subscription: subscription, policy: batch, pipeline: pipeline)
+            }
+        }
+        let context = ConsumeContext(channel: channel, forward: forward, collectors: collectors)
+        let limit = configuration.handlerConcurrency
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for collector in collectors.values { group.addTask { await collector.run() } }
+            var handlerTasks = 0
+            var result: Result<Void, any Error> = .success(())
+            do {
+                for try await delivery in consumer {
+                    metrics.consumed.increment()
+                    if limit == 1 {
+                        await process(delivery, context)
+                    } else {
+                        if handlerTasks >= limit {
+                            try await group.next()
+                            handlerTasks -= 1
+                        }
+                        group.addTask { await self.process(delivery, context) }
+                        handlerTasks += 1
+                    }
+                }
+            } catch {
+                result = .failure(error)
+            }
+            // Consuming stopped: let in-flight handlers and batches finish before the connection goes.
+            for collector in collectors.values { collector.close() }
+            try await group.waitForAll()
+            try result.get()
+        }
+    }
+
+    struct ConsumeContext: Sendable {
+        let channel: AMQPChannel
+        let forward: AMQPChannel
+        let collectors: [String: BatchCollector]
+    }
+
+    private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
+        guard let event = WireFormat.inbound(delivery, codec: configuration.codec) else {
+            let placeholder = InboundEvent(
+                raw: RawEvent(eventType: delivery.properties.type ?? delivery.routingKey, id: "", payload: delivery.body),
+                redelivered: delivery.redelivered, attempt: 1, targetSubscription: nil, firstDeliveredAt: Date())
+            await finalize(delivery, placeholder, [.deadLetter(subscription: nil, reason: .unprocessable, error: "the message has no message_id and its body no Id")], context)
+            return
+        }
+        logger.debug("event received", metadata: pipeline.metadata(event, nil).merging(["redelivered": "\(event.redelivered)"]) { $1 })
+        var traceContext = ServiceContext.topLevel
+        InstrumentationSystem.instrument.extract(event.raw.headers, into: &traceContext, using: TraceHeaderExtractor())
+        await withSpan("\(event.raw.eventType) process", context: traceContext, ofKind: .consumer) { span in
+            span.attributes["messaging.message.id"] = event.raw.id
+            let subscriptions = pipeline.route(event)
+            if subscriptions.isEmpty {
+                await finalize(delivery, event, [pipeline.unexpected(event)], context)
+                return
+            }
+            let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in
+                await self.finalize(delivery, event, decisions, context)
+            }
+            for subscription in subscriptions {
+                switch await pipeline.admit(event, to: subscription) {
+                case .decided(let decision):
+                    await tracker.complete([decision])
+                case .handle(let admitted):
+                    if let collector = context.collectors[subscription.id.name] {
+                        collector.add((admitted, tracker))
+                    } else {
+                        await tracker.complete(await pipeline.handle([admitted], with: subscription))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out a delivery's decisions: forward retries and dead letters (confirmed), then ack. If a copy
+    /// cannot be forwarded the delivery is requeued instead: nothing is lost.
+    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ context: ConsumeContext) async {
+        do {
+            for decision in decisions {
+                switch decision {
+                case .handled, .duplicate:
+                    continue
+                case .retry(let subscription, let attempt, let delay, let error):
+                    let properties = WireFormat.forwarded(delivery, event: event, headers: [
+                        EventHeaders.deliveryAttempts: .int32(Int32(attempt)),
+                        EventHeaders.subscription: .string(subscription),
+                        EventHeaders.lastError: .string(String(error.prefix(1_000))),
+                    ])
+                    try await context.forward.publish(delivery.body, routingKey: topology.retryQueue(delay: delay), mandatory: true, properties: properties)
+                    metrics.retried.increment()
+                    logger.info("event will be retried", metadata: pipeline.metadata(event, subscription).merging([
+                        "delay_ms": "\(delay.milliseconds)", "error": "\(error)",
+                    ]) { $1 })
+                case .deadLetter(let subscription, let reason, let error):
+                    var headers: AMQPTable = [
+                        EventHeaders.deadLetterReason: .string(reason.rawValue),
+                        EventHeaders.deliveryAttempts: .int32(Int32(event.attempt)),
+                        EventHeaders.lastError: .string(String(error.prefix(1_000))),
+                        EventHeaders.deadLetteredAt: .string(EventDate.format(Date())),
+                    ]
+                    if let subscription { headers[EventHeaders.subscription] = .string(subscription) }
+                    let properties = WireFormat.forwarded(delivery, event: event, headers: headers)
+                    try await context.forward.publish(delivery.body, routingKey: topology.deadLetterQueue, mandatory: true, properties: properties)
+                    metrics.deadLettered.increment()
+                    logger.warning("event dead-lettered", metadata: pipeline.metadata(event, subscription).merging([
+                        "reason": "\(reason.rawValue)", "error": "\(error)", "queue": "\(topology.deadLetterQueue)",
+                    ]) { $1 })
+                }
+            }
+            try context.channel.ack(delivery.deliveryTag)
+            logger.debug("event acknowledged", metadata: pipeline.metadata(event, nil).merging(["decisions": "\(decisions)"]) { $1 })
+        } catch {
+            logger.error("could not forward or acknowledge a delivery; it goes back to the queue", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
+            try? context.channel.nack(delivery.deliveryTag, requeue: true)
+        }
+    }
+}

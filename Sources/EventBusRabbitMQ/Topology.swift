@@ -1,0 +1,53 @@
+import AMQP
+import EventBus
+
+/// The RabbitMQ objects one service's bus uses (DESIGN section 3), named in one place and declared from one
+/// record, so that a reconnect re-declares exactly what the first connection did.
+struct Topology: Sendable {
+    let exchange: String
+    let exchangeType: AMQPExchangeType
+    let exchangeDurable: Bool
+    let queue: String
+    let queueType: RabbitMQEventBusConfiguration.QueueType
+
+    init(_ configuration: RabbitMQEventBusConfiguration) {
+        exchange = configuration.exchange
+        exchangeType = configuration.exchangeType
+        exchangeDurable = configuration.exchangeDurable
+        queue = configuration.queue
+        queueType = configuration.queueType
+    }
+
+    /// `<queue>.dead-letter`.
+    var deadLetterQueue: String { Self.deadLetterQueueName(for: queue) }
+
+    /// The dead-letter queue of a service queue.
+    static func deadLetterQueueName(for queue: String) -> String { "\(queue).dead-letter" }
+
+    /// `<queue>.retry.<milliseconds>`: holds retries for one delay, then dead-letters them back to the queue.
+    func retryQueue(delay: Duration) -> String { "\(queue).retry.\(max(delay.milliseconds, 1))" }
+
+    /// Declares the exchange (publishers need only this).
+    func declareExchange(on channel: AMQPChannel) async throws {
+        try await channel.exchangeDeclare(exchange, type: exchangeType, durable: exchangeDurable)
+    }
+
+    /// Declares the exchange, the service queue with its bindings, the retry queues and the dead-letter queue.
+    func declareConsumerSide(on channel: AMQPChannel, eventTypes: Set<String>, retryDelays: Set<Duration>) async throws {
+        try await declareExchange(on: channel)
+        try await channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": .string(queueType.rawValue)])
+        for eventType in eventTypes.sorted() {
+            try await channel.queueBind(queue, exchange: exchange, routingKey: eventType)
+        }
+        for delay in retryDelays.sorted() {
+            try await channel.queueDeclare(
+                retryQueue(delay: delay), durable: true,
+                arguments: [
+                    "x-message-ttl": .int64(max(delay.milliseconds, 1)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": .string(queue),
+                ])
+        }
+        try await channel.queueDeclare(deadLetterQueue, durable: true)
+    }
+}

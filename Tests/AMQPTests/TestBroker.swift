@@ -1,0 +1,125 @@
+import AMQP
+import Foundation
+import Testing
+
+/// The private broker the tests talk to (started by `make test` through scripts/with-services.sh). Tests never
+/// skip when it is missing: connecting fails and the test fails with the connection error.
+enum TestBroker {
+    static let environment = ProcessInfo.processInfo.environment
+
+    static var url: String { environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/" }
+
+    static var configuration: AMQPConnectionConfiguration {
+        get throws { try AMQPConnectionConfiguration(url: url) }
+    }
+
+    static var tlsPort: Int { Int(environment["EVENTBUS_TLS_PORT"] ?? "") ?? 5681 }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var tlsDirectory: String {
+        environment["EVENTBUS_TLS_DIR"] ?? repositoryRoot.appendingPathComponent(".run/rabbitmq/tls").path
+    }
+
+    static var brokerScript: String {
+        environment["EVENTBUS_BROKER_SCRIPT"] ?? repositoryRoot.appendingPathComponent("scripts/broker.sh").path
+    }
+
+    static func connect(_ name: String = #function, heartbeat: Int? = nil) async throws -> AMQPConnection {
+        var configuration = try configuration
+        configuration.connectionName = "test-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        if let heartbeat { configuration.heartbeatSeconds = heartbeat }
+        return try await AMQPConnection.connect(configuration)
+    }
+
+    /// A name no other test (or earlier run) uses.
+    static func uniqueName(_ prefix: String = #function) -> String {
+        let clean = prefix.prefix(while: { $0 != "(" })
+        return "test.\(clean).\(UInt64.random(in: 0...UInt64.max))"
+    }
+
+    /// Runs `rabbitmqctl` against the private node and returns its standard output.
+    @discardableResult
+    static func ctl(_ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: brokerScript)
+        process.arguments = ["ctl"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw BrokerControlError(arguments: arguments, output: text)
+        }
+        return text
+    }
+
+    struct BrokerControlError: Error, CustomStringConvertible {
+        let arguments: [String]
+        let output: String
+        var description: String { "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)" }
+    }
+
+    /// Waits until `queue` holds exactly `count` ready messages (confirms may run ahead of the queue's count by a
+    /// moment), or until `timeout`; returns the last count seen.
+    @discardableResult
+    static func waitForMessageCount(
+        _ count: UInt32, in queue: String, on channel: AMQPChannel, timeout: Duration = .seconds(10)
+    ) async throws -> UInt32 {
+        let deadline = ContinuousClock.now + timeout
+        var seen = try await channel.queueDeclarePassive(queue).messageCount
+        while seen != count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            seen = try await channel.queueDeclarePassive(queue).messageCount
+        }
+        return seen
+    }
+
+    /// Closes the broker-side connection named `connectionName` (`rabbitmqctl close_connection`).
+    static func closeConnection(named connectionName: String, reason: String = "closed by test") async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            // RabbitMQ 3.10 lists the client-provided name only inside client_properties (an Erlang term).
+            let listing = try ctl("list_connections", "--no-table-headers", "--silent", "pid", "client_properties")
+            for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(connectionName)\"}") {
+                guard let pid = line.split(separator: "\t").first else { continue }
+                try ctl("close_connection", String(pid), reason)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BrokerControlError(arguments: ["close_connection", connectionName], output: "connection not listed")
+    }
+}
+
+/// Runs `body` with a fresh connection, channel and a uniquely named queue, and deletes the queue afterwards.
+func withQueue(
+    _ name: String = #function,
+    durable: Bool = true,
+    arguments: AMQPTable = [:],
+    _ body: (AMQPConnection, AMQPChannel, String) async throws -> Void
+) async throws {
+    let connection = try await TestBroker.connect(name)
+    let channel = try await connection.openChannel()
+    let queue = TestBroker.uniqueName(name)
+    try await channel.queueDeclare(queue, durable: durable, arguments: arguments)
+    do {
+        try await body(connection, channel, queue)
+    } catch {
+        await cleanUp(connection, queue)
+        throw error
+    }
+    await cleanUp(connection, queue)
+}
+
+private func cleanUp(_ connection: AMQPConnection, _ queue: String) async {
+    if connection.isOpen, let channel = try? await connection.openChannel() {
+        _ = try? await channel.queueDelete(queue)
+    }
+    await connection.close()
+}

@@ -1,0 +1,91 @@
+import AMQP
+import EventBus
+import EventBusRabbitMQ
+import Foundation
+import Testing
+
+@Suite(.timeLimit(.minutes(4))) struct ResilienceTests {
+    @Test func twoInstancesOfOneServiceHandleEachOf5000EventsExactlyOnceBetweenThem() async throws {
+        let exchange = BusTestEnvironment.unique("exchange")
+        let service = BusTestEnvironment.unique("basket")
+        let store = InMemoryProcessedMessageStore()  // shared, as a database would be
+        let first = try BusHarness(service: service, exchange: exchange, store: store)
+        let second = try BusHarness(service: service, exchange: exchange, store: store)
+        let effects = Recorder()
+        let byInstance = Recorder()
+        for (name, harness) in [("first", first), ("second", second)] {
+            try await harness.bus.subscribe(PriceChanged.self) { event, _ in
+                await effects.record(event.id.uuidString)
+                await byInstance.record(name)
+            }
+        }
+        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange) {
+            $0.publishConfirmWindow = 500
+        }
+        first.start()
+        second.start()
+        catalog.start()
+        let inspector = try await Inspector.open()
+        try await inspector.waitForConsumers(service, count: 2)
+        try await publishConcurrently(5_000, with: catalog.bus)
+        try await eventually("all 5000 handled", timeout: .seconds(60)) { await effects.distinct == 5_000 }
+        #expect(await effects.total == 5_000)
+        let firstShare = await byInstance.count("first")
+        let secondShare = await byInstance.count("second")
+        #expect(firstShare > 0 && secondShare > 0)
+        await first.stop()
+        await second.stop()
+        await catalog.stop()
+        await inspector.cleanUp(queue: service, exchange: exchange)
+    }
+
+    @Test func closingTheConsumingConnectionAndRestartingTheBrokerMidStreamLosesNothingAndDoublesNothing() async throws {
+        // This test restarts its broker, so it runs its own node on another port.
+        let port = 5692
+        try BusTestEnvironment.broker(["start"], port: port)
+        defer { _ = try? BusTestEnvironment.broker(["stop"], port: port) }
+        let url = "amqp://guest:guest@127.0.0.1:\(port)/"
+        let exchange = BusTestEnvironment.unique("exchange")
+        let service = BusTestEnvironment.unique("basket")
+        let basket = try BusHarness(service: service, exchange: exchange, url: url) { $0.exchangeDurable = true }
+        let effects = Recorder()
+        try await basket.bus.subscribe(PriceChanged.self) { event, _ in await effects.record(event.id.uuidString) }
+        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange, url: url) {
+            $0.exchangeDurable = true
+            $0.publishTimeout = .seconds(60)
+        }
+        basket.start()
+        catalog.start()
+        let inspector = try await Inspector.open(url: url)
+        try await inspector.waitForConsumers(service)
+        await inspector.connection.close()
+
+        let total = 5_000
+        let publishing = Task { try await publishConcurrently(total, with: catalog.bus) }
+        try await eventually("a first part is handled") { await effects.distinct >= 1_000 }
+        try await BusTestEnvironment.closeConnection(named: "\(service)-consumer", port: port)
+        try await eventually("consuming resumes after the forced close") { await effects.distinct >= 2_000 }
+        try BusTestEnvironment.broker(["restart"], port: port)
+        try await publishing.value
+        try await eventually("every event handled after the restart", timeout: .seconds(90)) { await effects.distinct == total }
+        #expect(await effects.total == total)
+        #expect(await effects.maxCallsPerID == 1)
+        await basket.stop()
+        await catalog.stop()
+    }
+}
+
+/// Publishes `count` events from 50 concurrent tasks; every publish must be confirmed.
+func publishConcurrently(_ count: Int, with bus: some EventBus) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        let workers = 50
+        for worker in 0..<workers {
+            group.addTask {
+                for index in stride(from: worker, to: count, by: workers) {
+                    try await bus.publish(PriceChanged(productId: index, newPrice: 1, oldPrice: 2))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
