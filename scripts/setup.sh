@@ -8,6 +8,9 @@ packages=(
   libssl-dev            # TLS for librabbitmq-c
   openssl               # certificates for the private broker's TLS listener
   rabbitmq-server       # the private broker for tests and the demo
+  libsqlite3-dev        # SQLite for the embedded stores (GRDB)
+  postgresql            # a private PostgreSQL cluster for the PostgreSQL store's tests
+  docker-compose        # validates docker/docker-compose.yml (`docker-compose config`) without an engine
 )
 
 missing=()

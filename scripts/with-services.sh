@@ -23,6 +23,15 @@ if ! "$root/scripts/broker.sh" status >/dev/null 2>&1; then
 fi
 
 export EVENTBUS_URL="${EVENTBUS_URL:-$("$root/scripts/broker.sh" url)}"
+
+# PostgreSQL for the PostgreSQL store's tests (WITH_POSTGRES=0 skips it, e.g. for the demo).
+if [ "${WITH_POSTGRES:-1}" = 1 ] && [ -x "$root/scripts/postgres.sh" ]; then
+  if ! "$root/scripts/postgres.sh" status >/dev/null 2>&1; then
+    "$root/scripts/postgres.sh" start --fresh || { echo "FATAL: PostgreSQL could not start; see .run/postgres/log" >&2; exit 1; }
+    started+=(postgres)
+  fi
+  export EVENTBUS_POSTGRES_URL="${EVENTBUS_POSTGRES_URL:-$("$root/scripts/postgres.sh" url)}"
+fi
 export EVENTBUS_TLS_PORT="${EVENTBUS_BROKER_TLS_PORT:-5681}"
 export EVENTBUS_TLS_DIR="$root/.run/rabbitmq/tls"
 export EVENTBUS_BROKER_SCRIPT="$root/scripts/broker.sh"

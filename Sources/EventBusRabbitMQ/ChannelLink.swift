@@ -10,6 +10,9 @@ final class ChannelLink: @unchecked Sendable {
     private var waiters: [UInt64: CheckedContinuation<AMQPChannel, any Error>] = [:]
     private var nextWaiter: UInt64 = 0
 
+    /// Whether a channel is current and open.
+    var isConnected: Bool { lock.withLock { channel?.isOpen ?? false } }
+
     /// Makes `channel` current and hands it to everyone waiting.
     func publish(_ channel: AMQPChannel) {
         let waiting = lock.withLock {

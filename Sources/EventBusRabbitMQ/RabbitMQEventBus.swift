@@ -85,6 +85,14 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     private var isShuttingDown: Bool { state.withLock { shuttingDown } }
 
+    /// `true` while the bus has a live publishing connection and, when it has subscriptions, a live consumer.
+    /// Cheap (no network): for health checks.
+    public var isConnected: Bool {
+        let publishing = publisher.isConnected
+        let consuming = state.withLock { consumerConnection?.isOpen ?? false }
+        return publishing && (registry.all.isEmpty || consuming)
+    }
+
     private func beginShutdown() {
         let (consumer, wake) = state.withLock { () -> (AMQPConsumer?, CheckedContinuation<Void, Never>?) in
             shuttingDown = true

@@ -143,19 +143,17 @@ import Testing
         var events = connection.events().makeAsyncIterator()
 
         // A memory alarm blocks every publishing connection of the node; lift it as soon as the block is seen.
-        try TestBroker.ctl("set_vm_memory_high_watermark", "0")
+        try await TestBroker.ctl("set_vm_memory_high_watermark", "0")
         let blockedPublish = Task { try await channel.publish(Data("during alarm".utf8), routingKey: queue) }
         let first = await events.next()
-        var lifted = false
-        defer { if !lifted { _ = try? TestBroker.ctl("set_vm_memory_high_watermark", "0.4") } }
         guard case .blocked(let reason)? = first else {
+            _ = try? await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
             Issue.record("expected a blocked event, got \(String(describing: first))")
             return
         }
         #expect(reason.contains("memory"))
         #expect(connection.isBlocked)
-        try TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
-        lifted = true
+        try await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
         #expect(await events.next() == .unblocked)
         try await blockedPublish.value
         #expect(!connection.isBlocked)

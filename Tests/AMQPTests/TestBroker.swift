@@ -40,23 +40,12 @@ enum TestBroker {
         return "test.\(clean).\(UInt64.random(in: 0...UInt64.max))"
     }
 
-    /// Runs `rabbitmqctl` against the private node and returns its standard output.
+    /// Runs `rabbitmqctl` against the private node and returns its output.
     @discardableResult
-    static func ctl(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: brokerScript)
-        process.arguments = ["ctl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw BrokerControlError(arguments: arguments, output: text)
-        }
-        return text
+    static func ctl(_ arguments: String...) async throws -> String {
+        let (status, output) = try await runProgram(brokerScript, ["ctl"] + arguments)
+        guard status == 0 else { throw BrokerControlError(arguments: arguments, output: output) }
+        return output
     }
 
     struct BrokerControlError: Error, CustomStringConvertible {
@@ -85,10 +74,10 @@ enum TestBroker {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             // RabbitMQ 3.10 lists the client-provided name only inside client_properties (an Erlang term).
-            let listing = try ctl("list_connections", "--no-table-headers", "--silent", "pid", "client_properties")
+            let listing = try await ctl("list_connections", "--no-table-headers", "--silent", "pid", "client_properties")
             for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(connectionName)\"}") {
                 guard let pid = line.split(separator: "\t").first else { continue }
-                try ctl("close_connection", String(pid), reason)
+                try await ctl("close_connection", String(pid), reason)
                 return
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -122,4 +111,32 @@ private func cleanUp(_ connection: AMQPConnection, _ queue: String) async {
         _ = try? await channel.queueDelete(queue)
     }
     await connection.close()
+}
+
+/// Runs a program and waits for it without blocking a thread: Foundation's `waitUntilExit()` can hang when called
+/// from a Swift concurrency thread. Output goes to a temporary file, so a chatty program cannot fill a pipe.
+func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-test-\(UUID().uuidString).out")
+    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outputURL) }
+    let handle = try FileHandle(forWritingTo: outputURL)
+    defer { try? handle.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+    return (status, output)
 }

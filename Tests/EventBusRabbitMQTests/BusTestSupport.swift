@@ -34,23 +34,13 @@ enum BusTestEnvironment {
 
     /// Runs scripts/broker.sh with `arguments`, for the broker on `port`.
     @discardableResult
-    static func broker(_ arguments: [String], port: Int = 5682) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: brokerScript)
-        process.arguments = arguments
+    static func broker(_ arguments: [String], port: Int = 5682) async throws -> String {
         var environment = ProcessInfo.processInfo.environment
         environment["EVENTBUS_BROKER_PORT"] = "\(port)"
         environment.removeValue(forKey: "EVENTBUS_BROKER_TLS_PORT")
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw BrokerScriptError(arguments: arguments, output: text) }
-        return text
+        let (status, output) = try await runProgram(brokerScript, arguments, environment: environment)
+        guard status == 0 else { throw BrokerScriptError(arguments: arguments, output: output) }
+        return output
     }
 
     struct BrokerScriptError: Error, CustomStringConvertible {
@@ -63,10 +53,10 @@ enum BusTestEnvironment {
     static func closeConnection(named name: String, port: Int = 5682) async throws {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
-            let listing = try broker(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
+            let listing = try await broker(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
             for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(name)\"}") {
                 if let pid = line.split(separator: "\t").first {
-                    try broker(["ctl", "close_connection", String(pid), "test kills this connection"], port: port)
+                    try await broker(["ctl", "close_connection", String(pid), "test kills this connection"], port: port)
                     return
                 }
             }
@@ -203,4 +193,32 @@ extension Duration {
 
 func fastRetries(_ attempts: Int, delay: Duration = .milliseconds(30)) throws -> RetryPolicy {
     try RetryPolicy(maxDeliveryAttempts: attempts, delays: [delay])
+}
+
+/// Runs a program and waits for it without blocking a thread: Foundation's `waitUntilExit()` can hang when called
+/// from a Swift concurrency thread. Output goes to a temporary file, so a chatty program cannot fill a pipe.
+func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-test-\(UUID().uuidString).out")
+    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outputURL) }
+    let handle = try FileHandle(forWritingTo: outputURL)
+    defer { try? handle.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+    return (status, output)
 }

@@ -42,8 +42,17 @@ import Testing
     @Test func closingTheConsumingConnectionAndRestartingTheBrokerMidStreamLosesNothingAndDoublesNothing() async throws {
         // This test restarts its broker, so it runs its own node on another port.
         let port = 5692
-        try BusTestEnvironment.broker(["start"], port: port)
-        defer { _ = try? BusTestEnvironment.broker(["stop"], port: port) }
+        try await BusTestEnvironment.broker(["start", "--fresh"], port: port)
+        do {
+            try await restartScenario(port: port)
+        } catch {
+            _ = try? await BusTestEnvironment.broker(["stop"], port: port)
+            throw error
+        }
+        try await BusTestEnvironment.broker(["stop"], port: port)
+    }
+
+    func restartScenario(port: Int) async throws {
         let url = "amqp://guest:guest@127.0.0.1:\(port)/"
         let exchange = BusTestEnvironment.unique("exchange")
         let service = BusTestEnvironment.unique("basket")
@@ -65,7 +74,7 @@ import Testing
         try await eventually("a first part is handled") { await effects.distinct >= 1_000 }
         try await BusTestEnvironment.closeConnection(named: "\(service)-consumer", port: port)
         try await eventually("consuming resumes after the forced close") { await effects.distinct >= 2_000 }
-        try BusTestEnvironment.broker(["restart"], port: port)
+        try await BusTestEnvironment.broker(["restart"], port: port)
         try await publishing.value
         try await eventually("every event handled after the restart", timeout: .seconds(90)) { await effects.distinct == total }
         #expect(await effects.total == total)

@@ -32,7 +32,7 @@ public struct EventCodec: Sendable {
         }
         if keyStyle == .pascalCase {
             encoder.keyEncodingStrategy = .custom { path in
-                PascalKey(stringValue: EventCodec.pascalCased(path.last!.stringValue))
+                PascalKey(stringValue: EventCodec.pascalCased(path.last?.stringValue ?? ""))
             }
         }
         return try encoder.encode(value)
@@ -42,7 +42,7 @@ public struct EventCodec: Sendable {
     public func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .custom { path in
-            PascalKey(stringValue: EventCodec.camelCased(path.last!.stringValue))
+            PascalKey(stringValue: EventCodec.camelCased(path.last?.stringValue ?? ""))
         }
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
@@ -88,12 +88,13 @@ private struct PascalKey: CodingKey {
 
 /// ISO 8601 dates as .NET writes and reads them.
 public enum EventDate {
-    /// `2024-05-01T10:30:00.1234567Z`.
+    /// `2024-05-01T10:30:00.1234567Z`: UTC with seven fractional digits (100 ns ticks, as .NET writes).
     public static func format(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        let whole = seconds.rounded(.down)
-        var ticks = Int(((seconds - whole) * 10_000_000).rounded())
-        var wholeSeconds = Int(whole)
+        // Work from the 2001 reference (Date's own storage) to avoid a second rounding through the 1970 epoch.
+        let sinceReference = date.timeIntervalSinceReferenceDate
+        let whole = sinceReference.rounded(.down)
+        var ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
+        var wholeSeconds = Int(whole) + 978_307_200
         if ticks >= 10_000_000 {
             ticks -= 10_000_000
             wholeSeconds += 1
@@ -136,17 +137,20 @@ public enum EventDate {
         else { return nil }
         index += 1
         guard let hour = number(2), expect(58), let minute = number(2), expect(58), let second = number(2) else { return nil }
-        var fraction = 0.0
+        var nanoseconds = 0
         if index < bytes.count, bytes[index] == 46 || bytes[index] == 44 {
             index += 1
-            var scale = 0.1
+            var digits = 0
             let start = index
             while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                fraction += Double(bytes[index] - 48) * scale
-                scale /= 10
+                if digits < 9 {
+                    nanoseconds = nanoseconds * 10 + Int(bytes[index] - 48)
+                    digits += 1
+                }
                 index += 1
             }
             if index == start { return nil }
+            for _ in digits..<9 { nanoseconds *= 10 }
         }
         var offset = 0
         if index < bytes.count {
@@ -174,6 +178,6 @@ public enum EventDate {
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
         let epoch = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
+        return Date(timeIntervalSinceReferenceDate: Double(epoch - offset - 978_307_200) + Double(nanoseconds) / 1e9)
     }
 }

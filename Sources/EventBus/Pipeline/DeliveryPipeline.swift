@@ -98,6 +98,7 @@ package struct DeliveryPipeline: Sendable {
             do {
                 try await store.markProcessed(consumer: consumerName(subscription), messageID: item.event.raw.id, at: Date())
                 decisions.append(.handled(subscription: name))
+                metrics.handled.increment()
             } catch {
                 // Handled but not recorded: retrying risks a second effect unless the handler recorded the id in its
                 // own transaction; losing the event would be worse, so it is retried and the store consulted again.
@@ -105,7 +106,6 @@ package struct DeliveryPipeline: Sendable {
                 decisions.append(failure(item.event, subscription, error: EventBusError.storeFailed("\(error)")))
             }
         }
-        metrics.handled.increment(by: admitted.count)
         return decisions
     }
 
