@@ -26,6 +26,7 @@ export RABBITMQ_LOG_BASE="$run/log"
 export RABBITMQ_ENABLED_PLUGINS_FILE="$run/enabled_plugins"
 export RABBITMQ_PID_FILE="$run/rabbitmq.pid"
 export RABBITMQ_LOGS="$run/log/node.log"
+export ERL_CRASH_DUMP="$run/log/erl_crash.dump"   # not in the working tree
 
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
@@ -115,6 +116,8 @@ case "${1:-}" in
   restart) stop; start ;;
   status) if running && answers; then echo "broker: running on 127.0.0.1:$port"; else echo "broker: not running"; exit 1; fi ;;
   url) echo "amqp://guest:guest@127.0.0.1:$port/" ;;
+  tls-port) echo "$tls_port" ;;
+  tls-dir) echo "$run/tls" ;;
   ctl) shift; ctl "$@" ;;
-  *) echo "usage: $0 start|stop|restart|status|url|ctl ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 start [--fresh]|stop|restart|status|url|tls-port|tls-dir|ctl ARGS..." >&2; exit 2 ;;
 esac

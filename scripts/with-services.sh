@@ -11,7 +11,8 @@ cleanup() {
   for service in "${started[@]}"; do "$root/scripts/$service.sh" stop >/dev/null 2>&1 || true; done
   # Brokers that tests started on other ports (and failed to stop) go too.
   for dir in "$root"/.run/rabbitmq-*; do
-    [ -d "$dir" ] && EVENTBUS_BROKER_PORT="${dir##*-}" "$root/scripts/broker.sh" stop >/dev/null 2>&1 || true
+    [ -d "$dir" ] && [ "${dir##*-}" != "${EVENTBUS_BROKER_PORT:-5682}" ] && \
+      EVENTBUS_BROKER_PORT="${dir##*-}" "$root/scripts/broker.sh" stop >/dev/null 2>&1 || true
   done
   exit $status
 }
@@ -32,7 +33,7 @@ if [ "${WITH_POSTGRES:-1}" = 1 ] && [ -x "$root/scripts/postgres.sh" ]; then
   fi
   export EVENTBUS_POSTGRES_URL="${EVENTBUS_POSTGRES_URL:-$("$root/scripts/postgres.sh" url)}"
 fi
-export EVENTBUS_TLS_PORT="${EVENTBUS_BROKER_TLS_PORT:-5681}"
-export EVENTBUS_TLS_DIR="$root/.run/rabbitmq/tls"
+export EVENTBUS_TLS_PORT="$("$root/scripts/broker.sh" tls-port)"
+export EVENTBUS_TLS_DIR="$("$root/scripts/broker.sh" tls-dir)"
 export EVENTBUS_BROKER_SCRIPT="$root/scripts/broker.sh"
 "$@"

@@ -41,7 +41,7 @@ import Testing
 
     @Test func closingTheConsumingConnectionAndRestartingTheBrokerMidStreamLosesNothingAndDoublesNothing() async throws {
         // This test restarts its broker, so it runs its own node on another port.
-        let port = 5692
+        let port = Int(BusTestEnvironment.environment["EVENTBUS_RESTART_BROKER_PORT"] ?? "") ?? 5692
         try await BusTestEnvironment.broker(["start", "--fresh"], port: port)
         do {
             try await restartScenario(port: port)
