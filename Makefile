@@ -1,6 +1,8 @@
 # The project's commands. `make demo` and `make test` work on a fresh machine: they install what is missing,
 # start a private RabbitMQ on 127.0.0.1 (see scripts/broker.sh), run, and stop what they started.
 
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SWIFT ?= swift
 BENCH_ARGS ?=
 
@@ -19,7 +21,9 @@ demo: setup
 # One build, one `swift test` run; tests talk to the real broker and fail (never skip) without it.
 test: setup
 	$(SWIFT) build --build-tests
-	scripts/with-services.sh $(SWIFT) test --skip-build
+	@mkdir -p .run
+	scripts/with-services.sh $(SWIFT) test --skip-build 2>&1 | tee .run/test.log; status=$$?; \
+		scripts/test-summary.sh .run/test.log; exit $$status
 
 bench: setup
 	$(SWIFT) build -c release --product eventbus-bench

@@ -72,9 +72,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers shared by the test targets (running scripts, controlling the private broker).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "AMQPTests",
-            dependencies: ["AMQP"]
+            dependencies: ["AMQP", "TestSupport"]
         ),
         .testTarget(
             name: "EventBusTests",
@@ -82,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventBusRabbitMQTests",
-            dependencies: ["EventBusRabbitMQ", "EventBus", "AMQP", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["EventBusRabbitMQ", "EventBus", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -24,9 +24,29 @@ final class ChannelLink: @unchecked Sendable {
         for waiter in waiting.values { waiter.resume(returning: channel) }
     }
 
+    private var reopening = false
+
     /// Forgets `channel` (its connection broke), unless a newer one replaced it already.
     func retract(_ channel: AMQPChannel) {
         lock.withLock { if self.channel === channel { self.channel = nil } }
+    }
+
+    /// Replaces `closed` (closed by the broker while its connection lives) with a channel from `open`, once, however
+    /// many callers notice the closure at the same time. If `open` fails the connection is gone and the supervisor
+    /// reconnects.
+    func reopen(after closed: AMQPChannel, open: @escaping @Sendable () async throws -> AMQPChannel) {
+        let start = lock.withLock { () -> Bool in
+            guard !reopening, channel == nil || channel === closed, stoppedError == nil else { return false }
+            channel = nil
+            reopening = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            let fresh = try? await open()
+            lock.withLock { reopening = false }
+            if let fresh { publish(fresh) }
+        }
     }
 
     /// Refuses all further waits with `error` and fails current waiters.

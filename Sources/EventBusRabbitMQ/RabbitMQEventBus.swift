@@ -234,7 +234,19 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     // Connection or channel trouble, or a nack: the confirm is unknown, so send again once a channel
                     // is back (consumers deduplicate a message that did arrive).
                     logger.debug("publish will be retried", metadata: ["event.id": "\(event.id)", "error": "\(error)"])
-                    publisher.retract(channel)
+                    if !channel.isOpen, channel.connection.isOpen {
+                        // Only the channel is gone (e.g. the exchange was deleted: NOT_FOUND): open another one and
+                        // declare the exchange again.
+                        let topology = self.topology, window = configuration.publishConfirmWindow
+                        publisher.reopen(after: channel) {
+                            let fresh = try await channel.connection.openChannel()
+                            try await topology.declareExchange(on: fresh)
+                            try await fresh.confirmSelect(window: window)
+                            return fresh
+                        }
+                    } else {
+                        publisher.retract(channel)
+                    }
                     if ContinuousClock.now >= deadline { throw EventBusError.publishTimedOut(eventID: event.id, after: timeout) }
                     try await Task.sleep(for: .milliseconds(20))
                 }

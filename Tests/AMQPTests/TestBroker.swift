@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// The private broker the tests talk to (started by `make test` through scripts/with-services.sh). Tests never
@@ -43,9 +44,9 @@ enum TestBroker {
     /// Runs `rabbitmqctl` against the private node and returns its output.
     @discardableResult
     static func ctl(_ arguments: String...) async throws -> String {
-        let (status, output) = try await runProgram(brokerScript, ["ctl"] + arguments)
-        guard status == 0 else { throw BrokerControlError(arguments: arguments, output: output) }
-        return output
+        let result = try await runProgram(brokerScript, ["ctl"] + arguments)
+        guard result.status == 0 else { throw BrokerControlError(arguments: arguments, output: result.output) }
+        return result.output
     }
 
     struct BrokerControlError: Error, CustomStringConvertible {
@@ -113,30 +114,3 @@ private func cleanUp(_ connection: AMQPConnection, _ queue: String) async {
     await connection.close()
 }
 
-/// Runs a program and waits for it without blocking a thread: Foundation's `waitUntilExit()` can hang when called
-/// from a Swift concurrency thread. Output goes to a temporary file, so a chatty program cannot fill a pipe.
-func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
-    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-test-\(UUID().uuidString).out")
-    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outputURL) }
-    let handle = try FileHandle(forWritingTo: outputURL)
-    defer { try? handle.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
-    let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-    return (status, output)
-}

@@ -2,6 +2,7 @@ import AMQP
 import EventBus
 import EventBusRabbitMQ
 import Foundation
+import TestSupport
 import Logging
 import Testing
 
@@ -38,9 +39,9 @@ enum BusTestEnvironment {
         var environment = ProcessInfo.processInfo.environment
         environment["EVENTBUS_BROKER_PORT"] = "\(port)"
         environment.removeValue(forKey: "EVENTBUS_BROKER_TLS_PORT")
-        let (status, output) = try await runProgram(brokerScript, arguments, environment: environment)
-        guard status == 0 else { throw BrokerScriptError(arguments: arguments, output: output) }
-        return output
+        let result = try await runProgram(brokerScript, arguments, environment: environment)
+        guard result.status == 0 else { throw BrokerScriptError(arguments: arguments, output: result.output) }
+        return result.output
     }
 
     struct BrokerScriptError: Error, CustomStringConvertible {
@@ -195,30 +196,3 @@ func fastRetries(_ attempts: Int, delay: Duration = .milliseconds(30)) throws ->
     try RetryPolicy(maxDeliveryAttempts: attempts, delays: [delay])
 }
 
-/// Runs a program and waits for it without blocking a thread: Foundation's `waitUntilExit()` can hang when called
-/// from a Swift concurrency thread. Output goes to a temporary file, so a chatty program cannot fill a pipe.
-func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
-    let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-test-\(UUID().uuidString).out")
-    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outputURL) }
-    let handle = try FileHandle(forWritingTo: outputURL)
-    defer { try? handle.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
-    let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-    return (status, output)
-}

@@ -54,7 +54,8 @@ struct EventCodecTests {
     ])
     func datesParseWithAnyZoneAndFraction(text: String, fraction: Double) throws {
         let parsed = try #require(EventDate.parse(text))
-        let expected = Date(timeIntervalSince1970: 1_714_559_400 + fraction)
+        // Built on Date's own 2001 reference: going through the 1970 epoch would itself round by up to ~120 ns.
+        let expected = Date(timeIntervalSinceReferenceDate: 1_714_559_400 - 978_307_200 + fraction)
         #expect(abs(parsed.timeIntervalSince(expected)) < 100e-9, "\(text) parsed as \(EventDate.format(parsed))")
     }
 
