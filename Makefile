@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 BENCH_ARGS ?=
 
-.PHONY: setup build demo test bench broker-start broker-stop clean
+.PHONY: setup build demo e2e test bench broker-start broker-stop clean
 
 setup:
 	@scripts/setup.sh
@@ -14,12 +14,26 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# The ProductPriceChanged story: Basket and Catalog on SQLite against a private broker (scripts/demo.sh).
 demo: setup
+	$(SWIFT) build --product catalog
+	$(SWIFT) build --product basket
+	WITH_POSTGRES=0 scripts/with-services.sh scripts/demo.sh
+
+# The demo flow, then the basket page in headless Chromium (installed when missing); screenshot in .run/e2e/.
+e2e: setup
+	$(SWIFT) build --product catalog
+	$(SWIFT) build --product basket
+	WITH_POSTGRES=0 scripts/with-services.sh scripts/e2e.sh
+
+# The AMQP layer alone: publish and consume a few messages.
+amqp-demo: setup
 	$(SWIFT) build --product amqp-demo
-	scripts/with-services.sh .build/debug/amqp-demo
+	WITH_POSTGRES=0 scripts/with-services.sh .build/debug/amqp-demo
 
 # One build, one `swift test` run; tests talk to the real broker and fail (never skip) without it.
 test: setup
+	docker-compose -f docker/docker-compose.yml config -q && echo "docker/docker-compose.yml: valid"
 	$(SWIFT) build --build-tests
 	@mkdir -p .run
 	scripts/with-services.sh $(SWIFT) test --skip-build 2>&1 | tee .run/test.log; status=$$?; \

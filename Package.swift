@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -8,7 +8,12 @@ let package = Package(
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "EventBus", targets: ["EventBus"]),
         .library(name: "EventBusRabbitMQ", targets: ["EventBusRabbitMQ"]),
+        .library(name: "EventBusSQLite", targets: ["EventBusSQLite"]),
+        .library(name: "EventBusPostgres", targets: ["EventBusPostgres"]),
         .executable(name: "eventbus-bench", targets: ["EventBusBench"]),
+        .executable(name: "eventbus", targets: ["EventBusCLI"]),
+        .executable(name: "catalog", targets: ["Catalog"]),
+        .executable(name: "basket", targets: ["Basket"]),
         .executable(name: "amqp-demo", targets: ["AMQPDemo"]),
     ],
     dependencies: [
@@ -17,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // C: librabbitmq-c 0.11 from Debian.
@@ -41,6 +50,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Transport: the bus on RabbitMQ, a swift-service-lifecycle Service.
@@ -55,6 +65,56 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Stores: the outbox (integration event log) and processed-message store on SQLite and PostgreSQL.
+        .target(
+            name: "EventBusSQLite",
+            dependencies: [
+                "EventBus",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EventBusPostgres",
+            dependencies: [
+                "EventBus",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Samples: the ProductPriceChanged flow (DESIGN section 9). Each service is a library (tested in process)
+        // and a thin executable.
+        .target(
+            name: "SampleSupport",
+            dependencies: [
+                "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Samples/SampleSupport"
+        ),
+        .target(name: "CatalogService", dependencies: ["SampleSupport"], path: "Samples/Catalog/Sources/CatalogService"),
+        .executableTarget(
+            name: "Catalog",
+            dependencies: ["CatalogService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/Catalog/Sources/Catalog"
+        ),
+        .target(name: "BasketService", dependencies: ["SampleSupport"], path: "Samples/Basket/Sources/BasketService"),
+        .executableTarget(
+            name: "Basket",
+            dependencies: ["BasketService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/Basket/Sources/Basket"
+        ),
+        // Tools: the operator CLI.
+        .executableTarget(
+            name: "EventBusCLI",
+            dependencies: ["AMQP", "EventBus", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // The raw librabbitmq-c baseline the benchmark measures the Swift layers against.
         .target(name: "CRawBaseline", dependencies: ["CRabbitMQ"]),
         .executableTarget(
@@ -62,6 +122,10 @@ let package = Package(
             dependencies: [
                 "AMQP",
                 "CRawBaseline",
+                "EventBus",
+                "EventBusRabbitMQ",
+                "EventBusSQLite",
+                "EventBusPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +145,21 @@ let package = Package(
         .testTarget(
             name: "EventBusTests",
             dependencies: ["EventBus"]
+        ),
+        .testTarget(
+            name: "EventBusSQLiteTests",
+            dependencies: ["EventBusSQLite", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "EventBusPostgresTests",
+            dependencies: ["EventBusPostgres", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
+        .testTarget(
+            name: "SamplesTests",
+            dependencies: [
+                "CatalogService", "BasketService", "SampleSupport", "EventBus", "EventBusRabbitMQ", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "EventBusRabbitMQTests",

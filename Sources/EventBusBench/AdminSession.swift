@@ -2,13 +2,15 @@ import AMQP
 import Foundation
 
 /// The benchmark's own connection for everything around a measurement: declaring, purging and deleting the
-/// queues, and checking message counts. It is reopened when the broker closed it or its channel.
+/// queues, and checking message counts. It is reopened when the broker closed it or its channel. For the bus
+/// modes it also owns the run's exchange (``busExchange()``), deleted by ``close()``.
 actor AdminSession {
     let target: BrokerTarget
     private var connection: AMQPConnection?
     private var openChannel: AMQPChannel?
     private var queueSerial = 0
     private let runID = UInt32.random(in: 0...UInt32.max)
+    private var declaredExchange: String?
 
     init(target: BrokerTarget) {
         self.target = target
@@ -79,8 +81,60 @@ actor AdminSession {
         }
     }
 
-    /// Closes the connection.
+    // MARK: - Bus modes
+
+    /// The exchange this run's buses publish to and bind on (`eventbus-bench-<run>`, direct, durable, as the bus
+    /// declares it), declared on first use.
+    func busExchange() async throws -> String {
+        if let declaredExchange { return declaredExchange }
+        let name = "eventbus-bench-\(String(runID, radix: 16))"
+        try await channel().exchangeDeclare(name, type: .direct, durable: true)
+        declaredExchange = name
+        return name
+    }
+
+    /// Binds `queue` to the run's exchange for ``BenchmarkEvent``s, so bus publishes (mandatory) are routed to it.
+    func bindForEvents(_ queue: String) async throws {
+        let exchange = try await busExchange()
+        try await channel().queueBind(queue, exchange: exchange, routingKey: BenchmarkEvent.eventTypeName)
+    }
+
+    /// Re-declares the runner's queue as the bus declares a service queue (durable, `x-queue-type` classic: the
+    /// arguments must match or the bus's own declare fails) and binds it for ``BenchmarkEvent``s.
+    func prepareBusQueue(_ queue: String) async throws {
+        let channel = try await channel()
+        _ = try await channel.queueDelete(queue)
+        try await channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": "classic"])
+        try await bindForEvents(queue)
+    }
+
+    /// Deletes the retry and dead-letter queues a consuming bus declared beside `queue`; failures are ignored
+    /// (a queue the bus never got to declare).
+    func deleteBusSideQueues(of queue: String) async {
+        for side in BusBench.retryQueues(of: queue) + [BusBench.deadLetterQueue(of: queue)] {
+            _ = await deleteQueue(side)
+        }
+    }
+
+    /// The `x-dead-letter-reason` and `x-last-error` of the first message in `queue`, in words.
+    func firstDeadLetterReason(_ queue: String) async -> String {
+        do {
+            guard let message = try await channel().get(queue: queue, noAck: false) else { return "none left" }
+            let headers = message.headers
+            let reason = headers["x-dead-letter-reason"]?.stringValue ?? "no reason header"
+            let error = headers["x-last-error"]?.stringValue ?? ""
+            return error.isEmpty ? reason : "\(reason): \(error)"
+        } catch {
+            return "could not read it: \(error)"
+        }
+    }
+
+    /// Closes the connection, deleting the run's exchange first when one was declared.
     func close() async {
+        if let declaredExchange {
+            _ = try? await channel().exchangeDelete(declaredExchange)
+            self.declaredExchange = nil
+        }
         await connection?.close()
         connection = nil
         openChannel = nil

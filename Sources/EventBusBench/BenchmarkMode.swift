@@ -1,10 +1,9 @@
 import Foundation
 
-/// What one benchmark row measures. Each mode is run once with the `AMQP` layer and once with the raw
-/// librabbitmq-c baseline (`CRawBaseline`), so the two can be compared in the same run.
-///
-/// New modes (for example the event-bus modes `bus-publish`, `bus-consume`, `bus-e2e` with a `--rate` and
-/// latency percentiles) are added here and in ``BenchmarkRow/makeBenchmark(target:options:)``.
+/// What one benchmark row measures. The `AMQP`-layer modes (`publish`, `publish-confirm`, `consume`) run the
+/// Swift `AMQP` layer and the raw librabbitmq-c baseline (`CRawBaseline`); the bus modes (`bus-publish`,
+/// `bus-consume`, `bus-e2e`) add `RabbitMQEventBus` as a third client, so all three are compared in the same run.
+/// `bus-soak` (memory over a long consume run) and `outbox` (the transactional outbox) measure the bus alone.
 enum BenchmarkMode: String, CaseIterable, Sendable {
     /// Transient publishes without confirms; the clock stops after one round trip following the last publish.
     case publish
@@ -12,53 +11,135 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     case publishConfirm = "publish-confirm"
     /// Consuming a pre-filled queue with a prefetch, one ack per message.
     case consume
+    /// `RabbitMQEventBus.publish` (persistent, mandatory, confirmed) of a small event from concurrent tasks, next to
+    /// confirmed publishes of the same size by C and the `AMQP` layer with the same window.
+    case busPublish = "bus-publish"
+    /// A bus subscription consuming a pre-filled queue (decode → dedup in memory → trivial handler → ack), next to
+    /// C and `AMQP` consumers of the same messages with the same prefetch.
+    case busConsume = "bus-consume"
+    /// End-to-end latency at a fixed publish rate: publisher bus → broker → consuming bus's handler, next to
+    /// `raw_bench_latency` and the same loop on the `AMQP` layer.
+    case busE2E = "bus-e2e"
+    /// The bus consume path over a long run (1 000 000 events by default) with process RSS sampled as it goes.
+    case busSoak = "bus-soak"
+    /// The transactional outbox (save in a local transaction → publish → confirm) on SQLite or PostgreSQL.
+    case outbox
+
+    /// The clients measured on this mode's rows, in report order.
+    var clients: [BenchmarkClient] {
+        switch self {
+        case .publish, .publishConfirm, .consume: [.c, .amqp]
+        case .busPublish, .busConsume, .busE2E: [.c, .amqp, .bus]
+        case .busSoak, .outbox: [.bus]
+        }
+    }
+
+    /// The client the mode's target applies to.
+    var primaryClient: BenchmarkClient {
+        switch self {
+        case .publish, .publishConfirm, .consume: .amqp
+        default: .bus
+        }
+    }
+
+    /// The throughput ratio (client / C) the primary client must reach, for modes that compare throughput.
+    var targetRatio: Double? {
+        switch self {
+        case .publish, .publishConfirm, .consume: 0.95
+        case .busPublish, .busConsume: 0.8
+        case .busE2E, .busSoak, .outbox: nil
+        }
+    }
+
+    /// Whether the mode reports latency percentiles rather than a throughput ratio.
+    var isLatency: Bool { self == .busE2E }
+
+    /// Messages per measurement when `--count` is not given.
+    var defaultCount: Int {
+        switch self {
+        case .busE2E: 10_000
+        case .busSoak: 1_000_000
+        case .outbox: 5_000
+        default: 20_000
+        }
+    }
+
+    /// Repetitions when `--repeat` is not given.
+    var defaultRepetitions: Int {
+        switch self {
+        case .publish, .publishConfirm, .consume: 5
+        case .busPublish, .busConsume, .busE2E, .outbox: 3
+        case .busSoak: 1
+        }
+    }
 
     /// Whether the mode's rows take a confirm window.
-    var usesWindow: Bool { self == .publishConfirm }
+    var usesWindow: Bool { self == .publishConfirm || self == .busPublish }
     /// Whether the mode's rows take a prefetch count.
-    var usesPrefetch: Bool { self == .consume }
+    var usesPrefetch: Bool { self == .consume || self == .busConsume || self == .busSoak || self == .busE2E }
+    /// Whether the mode's rows take a publish rate.
+    var usesRate: Bool { self == .busE2E }
+    /// Whether the mode runs a consuming bus (and so takes `--handler-concurrency`).
+    var usesConsumingBus: Bool { self == .busConsume || self == .busE2E || self == .busSoak }
 }
 
 /// One line of the benchmark matrix: a mode and its parameters. Measured `repeat` times per client.
 struct BenchmarkRow: Sendable, Hashable {
     var mode: BenchmarkMode
-    /// Body size in bytes.
+    /// Body size in bytes (for the bus modes: the size of the event's JSON body, padded to about this).
     var size: Int
     /// Messages per measurement.
     var count: Int
-    /// Confirm window (publish-confirm only).
+    /// Confirm window (publish-confirm, bus-publish).
     var window: Int?
-    /// Prefetch count (consume only).
+    /// Prefetch count (consume, bus-consume, bus-soak; bus-e2e's consuming bus and AMQP consumer).
     var prefetch: Int?
-    /// Target publish rate in msgs/s, for future rate-limited (latency) modes; `nil` means as fast as possible.
+    /// Target publish rate in msgs/s (bus-e2e); `nil` means as fast as possible.
     var rate: Int?
+    /// The outbox store, `sqlite` or `postgres` (outbox only).
+    var store: String?
 
     /// The parameter column of the human table, e.g. `window 100`.
     var parameterLabel: String {
         if let window { return "window \(window)" }
-        if let prefetch { return "prefetch \(prefetch)" }
         if let rate { return "rate \(rate)/s" }
+        if let store { return "store \(store)" }
+        if let prefetch { return "prefetch \(prefetch)" }
         return ""
     }
 
+    /// The size column: empty for the outbox (its event is its own).
+    var sizeLabel: String { mode == .outbox ? "" : ByteCount.format(size) }
+
     /// `publish-confirm 256 B window 100`, for progress and error messages.
     var label: String {
-        ["\(mode.rawValue)", ByteCount.format(size), parameterLabel].filter { !$0.isEmpty }.joined(separator: " ")
+        ["\(mode.rawValue)", sizeLabel, parameterLabel].filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     /// The default matrix `make bench` runs: transient publishes (256 B, 4 KiB), confirmed persistent
-    /// publishes (256 B, 4 KiB × windows 100, 1000), consume-with-ack (256 B × prefetch 100, 1000).
-    static func matrix(count: Int) -> [BenchmarkRow] {
+    /// publishes (256 B, 4 KiB × windows 100, 1000), consume-with-ack (256 B × prefetch 100, 1000); then the bus:
+    /// bus-publish (256 B, window 100), bus-consume (256 B, prefetch 100), bus-e2e (256 B at 1 000 events/s), and
+    /// the outbox on SQLite (and PostgreSQL when `postgres` is true). `count` overrides every row's default count;
+    /// `nil` keeps them (20 000; bus-e2e 5 000 here; outbox 5 000). `bus-soak` only on request. Other windows and
+    /// prefetches: `--mode` with `--window` / `--prefetch`.
+    static func matrix(count: Int?, postgres: Bool) -> [BenchmarkRow] {
+        func n(_ mode: BenchmarkMode) -> Int { count ?? mode.defaultCount }
         var rows: [BenchmarkRow] = []
-        for size in [256, 4_096] { rows.append(BenchmarkRow(mode: .publish, size: size, count: count)) }
+        for size in [256, 4_096] { rows.append(BenchmarkRow(mode: .publish, size: size, count: n(.publish))) }
         for size in [256, 4_096] {
             for window in [100, 1_000] {
-                rows.append(BenchmarkRow(mode: .publishConfirm, size: size, count: count, window: window))
+                rows.append(BenchmarkRow(mode: .publishConfirm, size: size, count: n(.publishConfirm), window: window))
             }
         }
         for prefetch in [100, 1_000] {
-            rows.append(BenchmarkRow(mode: .consume, size: 256, count: count, prefetch: prefetch))
+            rows.append(BenchmarkRow(mode: .consume, size: 256, count: n(.consume), prefetch: prefetch))
         }
+        rows.append(BenchmarkRow(mode: .busPublish, size: 256, count: n(.busPublish), window: 100))
+        rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: n(.busConsume), prefetch: 100))
+        // 5 000 events at 1 000/s: 5 s per client and repetition keeps the matrix near 10 minutes on 2 cores.
+        rows.append(BenchmarkRow(mode: .busE2E, size: 256, count: count ?? 5_000, prefetch: 100, rate: 1_000))
+        rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: "sqlite"))
+        if postgres { rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: "postgres")) }
         return rows
     }
 
@@ -71,27 +152,53 @@ struct BenchmarkRow: Sendable, Hashable {
             PublishBenchmark(target: target, size: size, count: count, confirm: true, window: window ?? 100, options: options)
         case .consume:
             ConsumeBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
+        case .busPublish:
+            BusPublishBenchmark(target: target, size: size, count: count, window: window ?? 100, options: options)
+        case .busConsume:
+            BusConsumeBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
+        case .busE2E:
+            BusLatencyBenchmark(
+                target: target, size: size, count: count, rate: rate ?? 1_000, prefetch: prefetch ?? 100, options: options)
+        case .busSoak:
+            BusSoakBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
+        case .outbox:
+            OutboxRowBenchmark(target: target, store: store ?? "sqlite", count: count, options: options)
         }
     }
 }
 
-/// The two implementations compared on every row.
+/// The implementations compared on a row (see ``BenchmarkMode/clients``).
 enum BenchmarkClient: String, Sendable, CaseIterable {
     /// The raw librabbitmq-c baseline (`CRawBaseline`).
     case c
     /// The Swift `AMQP` layer.
-    case swift
+    case amqp
+    /// The event bus (`RabbitMQEventBus`) over the `AMQP` layer.
+    case bus
 
     /// Name for the human table.
-    var displayName: String { self == .c ? "C" : "Swift" }
+    var displayName: String {
+        switch self {
+        case .c: "C"
+        case .amqp: "AMQP"
+        case .bus: "Bus"
+        }
+    }
 }
 
 /// Knobs shared by all benchmarks that are not part of a row.
 struct BenchmarkOptions: Sendable {
     /// Concurrent publishing tasks for transient Swift publishes (confirmed publishes use one per window slot).
     var transientWorkers = 64
-    /// Concurrent publishing tasks for confirmed Swift publishes; `nil` means one per window slot.
+    /// Concurrent publishing tasks for confirmed Swift and bus publishes; `nil` means one per window slot.
     var confirmWorkers: Int?
+    /// How many handlers a consuming bus runs at once (its `handlerConcurrency`).
+    var handlerConcurrency = 1
+    /// Capacity of the consuming bus's `InMemoryProcessedMessageStore` in `bus-soak` (bounded, so the store itself
+    /// cannot account for growth).
+    var soakStoreCapacity = 100_000
+    /// PostgreSQL for the outbox row (`EVENTBUS_POSTGRES_URL`).
+    var postgresURL: String?
     /// How long a measurement or a queue-count check may go without progress before the row fails.
     var stallTimeout: Duration = .seconds(30)
 }
@@ -108,6 +215,8 @@ struct Measurement: Sendable {
     /// CPU time (user + system) the whole process used while the client ran, connection setup included.
     /// On a small machine the broker competes for the same cores, so this explains throughput gaps.
     var cpuSeconds: Double?
+    /// Process RSS over the run, for `bus-soak` only.
+    var memory: MemoryProfile?
 
     var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
 

@@ -1,13 +1,21 @@
 import Foundation
 
-/// Output of a run: the human table (medians, min–max spread, ratio) and, with `--json`, one JSON object per
-/// row and client with the medians (`client`, `mode`, `size`, `messages`, `seconds`, `msgs_per_sec`, plus
-/// `window` / `prefetch`, `repeat`, spread, process CPU per message, and `ratio` on the Swift object).
+/// Output of a run: the human table (medians, min–max spread, ratio to C; percentiles for latency rows; RSS for the
+/// soak) and, with `--json`, one JSON object per row and client with the medians (`client` `c`/`amqp`/`bus`,
+/// `mode`, `size`, `messages`, `seconds`, `msgs_per_sec`, plus `window` / `prefetch` / `rate` / `store`, `repeat`,
+/// spread, process CPU per message, `ratio` (client / C) on the non-C objects, `p50_ms` / `p99_ms` on latency and
+/// outbox rows, `rss_*` on the soak row, and `target_met` on the client a target applies to).
 struct BenchmarkReport {
-    /// The ratio the Swift layer must reach on every row.
-    static let targetRatio = 0.95
+    /// The end-to-end p99 the bus must stay under on `bus-e2e` rows, in milliseconds.
+    static let targetP99Milliseconds = 2.0
 
     let results: [RowResult]
+
+    /// The table's heading.
+    static func heading(repetitions: String) -> String {
+        "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
+            + "bus ≥ 0.8× C, bus-e2e p99 ≤ \(String(format: "%.0f", targetP99Milliseconds)) ms"
+    }
 
     /// The human table, one line per row.
     func table() -> String {
@@ -15,34 +23,78 @@ struct BenchmarkReport {
         let modeWidth = max(16, results.map { $0.row.mode.rawValue.count + 1 }.max() ?? 0)
         for result in results {
             let row = result.row
-            var line = Format.pad(row.mode.rawValue, modeWidth) + Format.padLeft(ByteCount.format(row.size), 6)
+            var line = Format.pad(row.mode.rawValue, modeWidth) + Format.padLeft(row.sizeLabel, 6)
                 + "  " + Format.pad(row.parameterLabel, 15)
-            guard let c = result.summary(.c), let swift = result.summary(.swift), let ratio = result.ratio else {
+            let summaries = row.mode.clients.map { ($0, result.summary($0)) }
+            guard summaries.allSatisfy({ $0.1 != nil }) else {
                 line += "FAILED: \(result.failure ?? "no measurements")"
                 lines.append(line)
                 continue
             }
-            line += "C " + Format.padLeft(Format.rate(c.messagesPerSecond), 7) + " msg/s"
-            line += " [" + Format.rate(c.minimumPerSecond) + "–" + Format.rate(c.maximumPerSecond) + "]"
-            line = Format.pad(line, modeWidth + 8 + 15 + 36)
-            line += "Swift " + Format.padLeft(Format.rate(swift.messagesPerSecond), 7) + " msg/s"
-            line += " [" + Format.rate(swift.minimumPerSecond) + "–" + Format.rate(swift.maximumPerSecond) + "]"
-            line = Format.pad(line, modeWidth + 8 + 15 + 36 + 40)
-            line += "ratio " + String(format: "%.2f", ratio)
-            if let cCPU = c.cpuMicrosecondsPerMessage, let swiftCPU = swift.cpuMicrosecondsPerMessage {
-                line += String(format: "   CPU µs/msg C %.1f Swift %.1f", cCPU, swiftCPU)
+            switch row.mode {
+            case .busE2E:
+                for (client, summary) in summaries {
+                    guard let summary else { continue }
+                    line += Format.pad(
+                        "\(client.displayName) p50 \(Format.milliseconds(summary.p50Milliseconds)) "
+                            + "p99 \(Format.milliseconds(summary.p99Milliseconds)) ms", 32)
+                }
+                if let bus = result.summary(.bus), let p99 = bus.p99Milliseconds {
+                    line += p99 <= Self.targetP99Milliseconds ? " (bus p99 ≤ 2 ms)" : "  bus p99 > 2 ms"
+                }
+            case .busSoak:
+                guard let bus = result.summary(.bus) else { break }
+                line += "Bus " + Format.rate(bus.messagesPerSecond) + " msg/s"
+                if let memory = bus.memory {
+                    line += ", RSS MiB start \(Format.mebibytes(memory.startKiB)) first \(Format.mebibytes(memory.firstKiB))"
+                        + " last \(Format.mebibytes(memory.lastKiB)) max \(Format.mebibytes(memory.maximumKiB))"
+                        + String(format: "; from %dk on: slope %+.2f MiB per 100k events, growth %+.1f MiB",
+                            memory.steadyFromEvents / 1_000, memory.slopeKiBPer100k / 1_024, Double(memory.steadyGrowthKiB) / 1_024)
+                        + " (dedup store bounded: capacity \(Format.rate(Double(memory.storeCapacity))),"
+                        + " \(Format.rate(Double(memory.storeCount))) ids held at the end)"
+                }
+            case .outbox:
+                guard let bus = result.summary(.bus) else { break }
+                line += "Bus " + Format.rate(bus.messagesPerSecond) + " events/s"
+                line += " [" + Format.rate(bus.minimumPerSecond) + "–" + Format.rate(bus.maximumPerSecond) + "]"
+                line += ", commit→confirm p50 \(Format.milliseconds(bus.p50Milliseconds)) p99 \(Format.milliseconds(bus.p99Milliseconds)) ms"
+            default:
+                var cpu: [String] = []
+                for (client, summary) in summaries {
+                    guard let summary else { continue }
+                    var segment = client.displayName + " " + Format.padLeft(Format.rate(summary.messagesPerSecond), 7) + " msg/s"
+                    segment += " [" + Format.rate(summary.minimumPerSecond) + "–" + Format.rate(summary.maximumPerSecond) + "]"
+                    if let ratio = result.ratio(client) { segment += String(format: " (×%.2f)", ratio) }
+                    line += Format.pad(segment, client == .c ? 36 : 46)
+                    if let perMessage = summary.cpuMicrosecondsPerMessage {
+                        cpu.append(client.displayName + " " + String(format: "%.1f", perMessage))
+                    }
+                }
+                if !cpu.isEmpty { line += " CPU µs/msg " + cpu.joined(separator: " ") }
+                if let target = row.mode.targetRatio, let ratio = result.ratio(row.mode.primaryClient), ratio < target {
+                    line += "  \(row.mode.primaryClient.displayName) < \(target)× C"
+                }
             }
-            if ratio < Self.targetRatio { line += "  < \(Self.targetRatio)" }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
     }
 
-    /// One JSON object per line, per row and client (C first). Failed rows give `"ok": false` and `error`.
+    /// Whether `client`'s summary meets the mode's target, when the mode has one for that client.
+    private func targetMet(_ result: RowResult, _ client: BenchmarkClient) -> Bool? {
+        let mode = result.row.mode
+        guard client == mode.primaryClient else { return nil }
+        if let target = mode.targetRatio, let ratio = result.ratio(client) { return ratio >= target }
+        if mode == .busE2E, let p99 = result.summary(client)?.p99Milliseconds { return p99 <= Self.targetP99Milliseconds }
+        return nil
+    }
+
+    /// One JSON object per line, per row and client (in the mode's client order). Failed rows give `"ok": false`
+    /// and `error`.
     func jsonLines() -> [String] {
         var lines: [String] = []
         for result in results {
-            for client in BenchmarkClient.allCases {
+            for client in result.row.mode.clients {
                 var object = JSONObject()
                 object.add("client", client.rawValue)
                 object.add("mode", result.row.mode.rawValue)
@@ -50,6 +102,7 @@ struct BenchmarkReport {
                 if let window = result.row.window { object.add("window", window) }
                 if let prefetch = result.row.prefetch { object.add("prefetch", prefetch) }
                 if let rate = result.row.rate { object.add("rate", rate) }
+                if let store = result.row.store { object.add("store", store) }
                 object.add("repeat", result.repetitions)
                 if let summary = result.summary(client) {
                     object.add("messages", summary.messages)
@@ -60,7 +113,20 @@ struct BenchmarkReport {
                     if let p50 = summary.p50Milliseconds { object.add("p50_ms", p50, decimals: 3) }
                     if let p99 = summary.p99Milliseconds { object.add("p99_ms", p99, decimals: 3) }
                     if let cpu = summary.cpuMicrosecondsPerMessage { object.add("cpu_us_per_msg", cpu, decimals: 2) }
-                    if client == .swift, let ratio = result.ratio { object.add("ratio", ratio, decimals: 4) }
+                    if !result.row.mode.isLatency, let ratio = result.ratio(client) { object.add("ratio", ratio, decimals: 4) }
+                    if let memory = summary.memory {
+                        object.add("rss_start_kib", memory.startKiB)
+                        object.add("rss_first_kib", memory.firstKiB)
+                        object.add("rss_last_kib", memory.lastKiB)
+                        object.add("rss_max_kib", memory.maximumKiB)
+                        object.add("rss_steady_from_events", memory.steadyFromEvents)
+                        object.add("rss_slope_kib_per_100k", memory.slopeKiBPer100k, decimals: 1)
+                        object.add("rss_steady_growth_kib", memory.steadyGrowthKiB)
+                        object.add("rss_samples", memory.samples.count)
+                        object.add("rss_sample_every", memory.samples.first?.events ?? 0)
+                        object.add("store_capacity", memory.storeCapacity)
+                    }
+                    if let met = targetMet(result, client) { object.add("target_met", met) }
                     object.add("ok", true)
                 } else {
                     object.add("messages", result.row.count)
@@ -117,6 +183,15 @@ enum Format {
             out.append(digit)
         }
         return out
+    }
+
+    /// `45.3` (KiB given, MiB shown).
+    static func mebibytes(_ kibibytes: Int) -> String { String(format: "%.1f", Double(kibibytes) / 1_024) }
+
+    /// `0.412`, or `?`.
+    static func milliseconds(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "?" }
+        return String(format: value < 10 ? "%.3f" : "%.1f", value)
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

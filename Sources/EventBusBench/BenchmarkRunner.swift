@@ -1,21 +1,22 @@
 import Foundation
 
-/// Runs rows: for each repetition, each client in turn (the first client alternates between repetitions so
-/// neither always runs on a warmer or colder broker), each against a fresh, uniquely named durable queue that
+/// Runs rows: for each repetition, each of the mode's clients in turn (the order rotates between repetitions so
+/// no client always runs on a warmer or colder broker), each against a fresh, uniquely named durable queue that
 /// is declared and purged before and deleted after the measurement.
 struct BenchmarkRunner {
     let target: BrokerTarget
     let admin: AdminSession
     let options: BenchmarkOptions
-    let repetitions: Int
     /// Progress lines (stderr).
     let log: @Sendable (String) -> Void
 
-    func run(_ row: BenchmarkRow) async -> RowResult {
+    func run(_ row: BenchmarkRow, repetitions: Int) async -> RowResult {
         let benchmark = row.makeBenchmark(target: target, options: options)
         var result = RowResult(row: row, repetitions: repetitions)
         for repetition in 0..<repetitions {
-            let order: [BenchmarkClient] = repetition % 2 == 0 ? [.c, .swift] : [.swift, .c]
+            let clients = row.mode.clients
+            let shift = repetition % clients.count
+            let order = Array(clients[shift...] + clients[..<shift])
             var line = "\(row.label): \(repetition + 1)/\(repetitions)"
             for client in order {
                 let queue = await admin.uniqueQueueName(row: row, client: client)
@@ -25,7 +26,13 @@ struct BenchmarkRunner {
                     result.measurements[client, default: []].append(measurement)
                     line += "  \(client.displayName) \(Format.rate(measurement.messagesPerSecond)) msg/s"
                     line += " (\(String(format: "%.3f", measurement.seconds)) s"
+                    if let p50 = measurement.p50Milliseconds, let p99 = measurement.p99Milliseconds {
+                        line += String(format: ", p50 %.3f p99 %.3f ms", p50, p99)
+                    }
                     if let cpu = measurement.cpuMicrosecondsPerMessage { line += String(format: ", %.1f µs CPU/msg", cpu) }
+                    if let memory = measurement.memory {
+                        line += ", RSS MiB start \(Format.mebibytes(memory.startKiB)) \(memory.samplesText)"
+                    }
                     line += ")"
                 } catch {
                     result.failure = "\(client.displayName), repetition \(repetition + 1): \(error)"
@@ -52,7 +59,7 @@ struct RowResult: Sendable {
     let row: BenchmarkRow
     let repetitions: Int
     var measurements: [BenchmarkClient: [Measurement]] = [:]
-    /// Why the row could not be completed; `nil` when every repetition succeeded for both clients.
+    /// Why the row could not be completed; `nil` when every repetition succeeded for every client.
     var failure: String?
 
     func summary(_ client: BenchmarkClient) -> ClientSummary? {
@@ -60,10 +67,10 @@ struct RowResult: Sendable {
         return ClientSummary(values)
     }
 
-    /// Swift median msgs/s over C median msgs/s.
-    var ratio: Double? {
-        guard let c = summary(.c), let swift = summary(.swift), c.messagesPerSecond > 0 else { return nil }
-        return swift.messagesPerSecond / c.messagesPerSecond
+    /// `client`'s median msgs/s over C's median msgs/s (`nil` for C itself and for rows without C).
+    func ratio(_ client: BenchmarkClient) -> Double? {
+        guard client != .c, let c = summary(.c), let other = summary(client), c.messagesPerSecond > 0 else { return nil }
+        return other.messagesPerSecond / c.messagesPerSecond
     }
 }
 
@@ -78,6 +85,8 @@ struct ClientSummary: Sendable {
     var p99Milliseconds: Double?
     /// Median process CPU microseconds per message.
     var cpuMicrosecondsPerMessage: Double?
+    /// The memory profile of the repetition with the steepest RSS slope (`bus-soak`).
+    var memory: MemoryProfile?
 
     init(_ measurements: [Measurement]) {
         let rates = measurements.map(\.messagesPerSecond)
@@ -92,6 +101,7 @@ struct ClientSummary: Sendable {
         p99Milliseconds = p99.isEmpty ? nil : Self.median(p99)
         let cpu = measurements.compactMap(\.cpuMicrosecondsPerMessage)
         cpuMicrosecondsPerMessage = cpu.isEmpty ? nil : Self.median(cpu)
+        memory = measurements.compactMap(\.memory).max { $0.slopeKiBPer100k < $1.slopeKiBPer100k }
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -23,8 +23,8 @@ struct ConsumeBenchmark: RowBenchmark {
             case .c:
                 let result = await RawBaseline.consume(target: target, queue: queue, count: count, prefetch: prefetch)
                 return try result.measurement(expecting: count)
-            case .swift:
-                return try await measureSwift(queue: queue)
+            case .amqp, .bus:
+                return try await Self.measureAMQP(target: target, queue: queue, count: count, prefetch: prefetch, options: options)
             }
         }
         try await admin.waitForMessageCount(
@@ -32,10 +32,13 @@ struct ConsumeBenchmark: RowBenchmark {
         return measurement
     }
 
-    private func measureSwift(queue: String) async throws -> Measurement {
+    /// The `AMQP` layer's consume-with-ack of `count` messages from a filled `queue` (also used by `bus-consume`).
+    static func measureAMQP(target: BrokerTarget, queue: String, count: Int, prefetch: Int, options: BenchmarkOptions)
+        async throws -> Measurement
+    {
         let connection = try await AMQPConnection.connect(url: target.url, connectionName: "eventbus-bench-consume")
         do {
-            let measurement = try await consume(on: connection, queue: queue)
+            let measurement = try await consume(on: connection, queue: queue, count: count, prefetch: prefetch, options: options)
             await connection.close()
             return measurement
         } catch {
@@ -44,13 +47,14 @@ struct ConsumeBenchmark: RowBenchmark {
         }
     }
 
-    private func consume(on connection: AMQPConnection, queue: String) async throws -> Measurement {
+    private static func consume(
+        on connection: AMQPConnection, queue: String, count: Int, prefetch: Int, options: BenchmarkOptions
+    ) async throws -> Measurement {
         let channel = try await connection.openChannel()
         // basic.qos before the clock starts, as the C side does.
         try await channel.basicQos(prefetchCount: UInt16(prefetch))
-        let count = self.count
         let seconds = try await withStallWatchdog(
-            timeout: options.stallTimeout, what: "Swift consume", onStall: { await connection.close() }
+            timeout: options.stallTimeout, what: "AMQP consume", onStall: { await connection.close() }
         ) { progress in
             let clock = ContinuousClock()
             let start = clock.now
@@ -59,7 +63,7 @@ struct ConsumeBenchmark: RowBenchmark {
             var received = 0
             while received < count {
                 guard let delivery = try await deliveries.next() else {
-                    throw BenchmarkFailure("Swift consume: the consumer ended after \(received) of \(count) messages")
+                    throw BenchmarkFailure("AMQP consume: the consumer ended after \(received) of \(count) messages")
                 }
                 try consumer.ack(delivery)
                 received += 1

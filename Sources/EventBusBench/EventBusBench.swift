@@ -1,75 +1,113 @@
 import ArgumentParser
 import Foundation
 
-/// `eventbus-bench`: measures the Swift `AMQP` layer against the raw librabbitmq-c baseline in one run.
+/// `eventbus-bench`: measures the Swift `AMQP` layer and the event bus (`RabbitMQEventBus`) against the raw
+/// librabbitmq-c baseline in one run.
 ///
-/// Without `--mode` it runs the whole matrix (see ``BenchmarkRow/matrix(count:)``); with `--mode` only that row.
-/// The broker comes from `EVENTBUS_URL`. Human output goes to stdout, or to stderr with `--json`, when stdout
-/// carries one JSON object per row and client. Exits non-zero when a row failed.
+/// Without `--mode` it runs the whole matrix (see ``BenchmarkRow/matrix(count:postgres:)``); with `--mode` only that
+/// row. The broker comes from `EVENTBUS_URL`, PostgreSQL for the outbox row from `EVENTBUS_POSTGRES_URL`. Human
+/// output goes to stdout, or to stderr with `--json`, when stdout carries one JSON object per row and client.
+/// Exits non-zero when a row failed.
 @main
 struct EventBusBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventbus-bench",
-        abstract: "Measures the AMQP layer against raw librabbitmq-c (broker from EVENTBUS_URL).",
+        abstract: "Measures the AMQP layer and the event bus against raw librabbitmq-c (broker from EVENTBUS_URL).",
         discussion: """
             Without --mode, runs the whole matrix: publish 256 B and 4 KiB; publish-confirm 256 B and 4 KiB \
-            × window 100 and 1000; consume 256 B × prefetch 100 and 1000. Each row alternates the two clients, \
-            repeats --repeat times and reports medians, the min–max spread and the ratio Swift / C \
-            (target ≥ \(BenchmarkReport.targetRatio)).
+            × window 100 and 1000; consume 256 B × prefetch 100 and 1000 (C and AMQP); then bus-publish window \
+            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus); and \
+            outbox on SQLite (and PostgreSQL when EVENTBUS_POSTGRES_URL is set). bus-soak (RSS over 1 000 000 \
+            consumed events) runs only with --mode bus-soak. Each row rotates its clients, repeats --repeat times and \
+            reports medians, the min–max spread and the ratio client / C (targets: AMQP layer ≥ 0.95, bus ≥ 0.8; \
+            bus-e2e p99 ≤ 2 ms). Bus events are JSON bodies padded to about --size bytes.
             """)
 
     @Option(help: "Run only this row: \(BenchmarkMode.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mode: BenchmarkMode?
 
-    @Option(help: "Body size in bytes (with --mode; default 256).")
+    @Option(help: "Body size in bytes (with --mode; default 256; bus modes pad the event's JSON to about this).")
     var size: Int?
 
-    @Option(help: "Messages per measurement.")
-    var count: Int = 20_000
+    @Option(help: "Messages per measurement (default 20000; --mode bus-e2e 10000 (matrix 5000), bus-soak 1000000, outbox 5000).")
+    var count: Int?
 
-    @Option(help: "Confirm window (with --mode publish-confirm; default 100).")
+    @Option(help: "Confirm window (with --mode publish-confirm or bus-publish; default 100).")
     var window: Int?
 
-    @Option(help: "Prefetch count (with --mode consume; default 100).")
+    @Option(help: "Prefetch count (with --mode consume, bus-consume, bus-e2e or bus-soak; default 100).")
     var prefetch: Int?
 
-    @Option(name: .customLong("repeat"), help: "Repetitions per client and row; medians are reported.")
-    var repetitions: Int = 5
+    @Option(help: "Publish rate in events/s for the latency run (with --mode bus-e2e; default 1000).")
+    var rate: Int?
+
+    @Option(help: "Outbox store, sqlite or postgres (with --mode outbox; default sqlite; postgres needs EVENTBUS_POSTGRES_URL).")
+    var store: String?
+
+    @Option(name: .customLong("repeat"), help: "Repetitions per client and row; medians are reported (default 5; bus modes and outbox 3, bus-soak 1).")
+    var repetitions: Int?
 
     @Option(help: "Concurrent publishing tasks for transient Swift publishes.")
     var workers: Int = 64
 
-    @Option(help: "Concurrent publishing tasks for publish-confirm (default: the window, so the window is what is in flight).")
+    @Option(help: "Concurrent publishing tasks for publish-confirm and bus-publish (default: the window, so the window is what is in flight).")
     var confirmWorkers: Int?
+
+    @Option(help: "Handlers a consuming bus runs at once (bus-consume, bus-e2e, bus-soak).")
+    var handlerConcurrency: Int = 1
+
+    @Option(help: "Capacity of the bus-soak consumer's in-memory dedup store (bounded, so it cannot account for growth).")
+    var storeCapacity: Int = 100_000
 
     @Flag(help: "Print one JSON object per row and client on stdout (human output goes to stderr).")
     var json = false
 
+    static let postgresURLVariable = "EVENTBUS_POSTGRES_URL"
+
+    /// `EVENTBUS_POSTGRES_URL`, when set and not empty.
+    static var postgresURL: String? {
+        ProcessInfo.processInfo.environment[postgresURLVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
-        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let repetitions, repetitions < 1 { throw ValidationError("--repeat must be at least 1") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard handlerConcurrency >= 1 else { throw ValidationError("--handler-concurrency must be at least 1") }
+        guard storeCapacity >= 1 else { throw ValidationError("--store-capacity must be at least 1") }
         if let confirmWorkers, confirmWorkers < 1 { throw ValidationError("--confirm-workers must be at least 1") }
         if let size, !(0...(64 << 20)).contains(size) { throw ValidationError("--size must be in 0...\(64 << 20)") }
         if let window, window < 1 { throw ValidationError("--window must be at least 1") }
         if let prefetch, !(0...65_535).contains(prefetch) { throw ValidationError("--prefetch must be in 0...65535") }
+        if let rate, !(1...1_000_000).contains(rate) { throw ValidationError("--rate must be in 1...1000000") }
+        if let store, !["sqlite", "postgres"].contains(store) { throw ValidationError("--store must be sqlite or postgres") }
         guard let mode else {
-            if size != nil || window != nil || prefetch != nil {
-                throw ValidationError("--size, --window and --prefetch select one row: use them with --mode")
+            if size != nil || window != nil || prefetch != nil || rate != nil || store != nil {
+                throw ValidationError("--size, --window, --prefetch, --rate and --store select one row: use them with --mode")
             }
             return
         }
-        if window != nil, !mode.usesWindow { throw ValidationError("--window applies to --mode publish-confirm only") }
-        if prefetch != nil, !mode.usesPrefetch { throw ValidationError("--prefetch applies to --mode consume only") }
+        if window != nil, !mode.usesWindow { throw ValidationError("--window applies to --mode publish-confirm or bus-publish only") }
+        if prefetch != nil, !mode.usesPrefetch {
+            throw ValidationError("--prefetch applies to --mode consume, bus-consume, bus-e2e or bus-soak only")
+        }
+        if let prefetch, prefetch < 1, mode.usesConsumingBus { throw ValidationError("a consuming bus needs --prefetch ≥ 1") }
+        if rate != nil, !mode.usesRate { throw ValidationError("--rate applies to --mode bus-e2e only") }
+        if store != nil, mode != .outbox { throw ValidationError("--store applies to --mode outbox only") }
+        if mode == .outbox, store == "postgres", Self.postgresURL == nil {
+            throw ValidationError("--store postgres needs \(Self.postgresURLVariable) (e.g. postgres://user:pass@127.0.0.1:5432/db)")
+        }
     }
 
     /// The rows this invocation runs.
     var rows: [BenchmarkRow] {
-        guard let mode else { return BenchmarkRow.matrix(count: count) }
+        guard let mode else { return BenchmarkRow.matrix(count: count, postgres: Self.postgresURL != nil) }
         return [BenchmarkRow(
-            mode: mode, size: size ?? 256, count: count,
+            mode: mode, size: size ?? 256, count: count ?? mode.defaultCount,
             window: mode.usesWindow ? (window ?? 100) : nil,
-            prefetch: mode.usesPrefetch ? (prefetch ?? 100) : nil)]
+            prefetch: mode.usesPrefetch ? (prefetch ?? 100) : nil,
+            rate: mode.usesRate ? (rate ?? 1_000) : nil,
+            store: mode == .outbox ? (store ?? "sqlite") : nil)]
     }
 
     func run() async throws {
@@ -96,17 +134,29 @@ struct EventBusBench: AsyncParsableCommand {
         var options = BenchmarkOptions()
         options.transientWorkers = workers
         options.confirmWorkers = confirmWorkers
-        let runner = BenchmarkRunner(target: target, admin: admin, options: options, repetitions: repetitions, log: log)
+        options.handlerConcurrency = handlerConcurrency
+        options.soakStoreCapacity = storeCapacity
+        options.postgresURL = Self.postgresURL
+        let runner = BenchmarkRunner(target: target, admin: admin, options: options, log: log)
 
-        log("eventbus-bench: broker \(target.maskedURL), \(count) messages per measurement, \(repetitions) repetitions")
+        let rows = self.rows
+        let defaults = Set(rows.map(\.mode.defaultRepetitions))
+        let repetitionsText = repetitions.map(String.init)
+            ?? (defaults.count == 1 ? "\(defaults.first ?? 5)" : "5 (bus modes and outbox 3)")
+        log("eventbus-bench: broker \(target.maskedURL), \(rows.count) rows, \(repetitionsText) repetitions")
+        if let busRow = rows.first(where: { $0.mode.clients.contains(.bus) && $0.mode != .outbox }) {
+            let shape = EventShape(size: busRow.size)
+            log("bus events: \(BenchmarkEvent.eventTypeName), JSON body ≈\(shape.bodySize) B, dedup InMemoryProcessedMessageStore "
+                + "(bus-soak capacity \(Format.rate(Double(storeCapacity)))), handler concurrency \(handlerConcurrency)")
+        }
         var results: [RowResult] = []
         for row in rows {
-            results.append(await runner.run(row))
+            results.append(await runner.run(row, repetitions: repetitions ?? row.mode.defaultRepetitions))
         }
         await admin.close()
 
         let report = BenchmarkReport(results: results)
-        human("\nmedian msgs/s [min–max over \(repetitions) repetitions], ratio = Swift / C (target ≥ \(BenchmarkReport.targetRatio))")
+        human("\n" + BenchmarkReport.heading(repetitions: repetitionsText))
         human(report.table())
         if json {
             for line in report.jsonLines() { print(line) }

@@ -27,7 +27,7 @@ struct PublishBenchmark: RowBenchmark {
                 let result = await RawBaseline.publish(
                     target: target, queue: queue, count: count, size: size, confirm: confirm, window: window ?? 1)
                 return try result.measurement(expecting: count)
-            case .swift:
+            case .amqp, .bus:
                 return try await measureSwift(queue: queue)
             }
         }
@@ -63,7 +63,7 @@ struct PublishBenchmark: RowBenchmark {
         let confirm = self.confirm
 
         let seconds = try await withStallWatchdog(
-            timeout: options.stallTimeout, what: "Swift publish", onStall: { await connection.close() }
+            timeout: options.stallTimeout, what: "AMQP publish", onStall: { await connection.close() }
         ) { progress in
             let clock = ContinuousClock()
             let start = clock.now

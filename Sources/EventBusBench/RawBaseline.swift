@@ -22,6 +22,16 @@ enum RawBaseline {
         }
     }
 
+    /// `raw_bench_latency`: transient publishes of `size` bytes at `rate` msgs/s on an absolute schedule, consumed
+    /// (prefetch 100, one ack each) by a second connection; p50/p99 of receive time minus send time.
+    static func latency(target: BrokerTarget, queue: String, count: Int, size: Int, rate: Int) async -> RawResult {
+        await runOnOwnThread {
+            RawResult(raw_bench_latency(
+                target.host, Int32(target.port), target.user, target.password, target.virtualHost, queue,
+                count, Int32(size), Int32(rate)))
+        }
+    }
+
     private static func runOnOwnThread(_ body: @escaping @Sendable () -> RawResult) async -> RawResult {
         await withCheckedContinuation { continuation in
             let thread = Thread { continuation.resume(returning: body()) }
@@ -58,5 +68,13 @@ struct RawResult: Sendable {
         guard ok else { throw BenchmarkFailure("C baseline: \(error.isEmpty ? "failed without a reason" : error)") }
         guard messages == count else { throw BenchmarkFailure("C baseline completed \(messages) of \(count) messages") }
         return Measurement(seconds: seconds, messages: messages)
+    }
+
+    /// The measurement with its latency percentiles (`raw_bench_latency`).
+    func latencyMeasurement(expecting count: Int) throws -> Measurement {
+        var measurement = try measurement(expecting: count)
+        measurement.p50Milliseconds = p50Milliseconds
+        measurement.p99Milliseconds = p99Milliseconds
+        return measurement
     }
 }

@@ -18,8 +18,16 @@ func withStallWatchdog<T: Sendable>(
     timeout: Duration, what: String, onStall: @escaping @Sendable () async -> Void,
     _ body: @escaping @Sendable (Progress) async throws -> T
 ) async throws -> T {
-    let progress = Progress()
-    return try await withThrowingTaskGroup(of: T?.self) { group in
+    try await withStallWatchdog(timeout: timeout, what: what, progress: Progress(), onStall: onStall, body)
+}
+
+/// ``withStallWatchdog(timeout:what:onStall:_:)`` watching a ``Progress`` the caller advances elsewhere (for
+/// example in a bus handler).
+func withStallWatchdog<T: Sendable>(
+    timeout: Duration, what: String, progress: Progress, onStall: @escaping @Sendable () async -> Void,
+    _ body: @escaping @Sendable (Progress) async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body(progress) }
         group.addTask {
             let clock = ContinuousClock()

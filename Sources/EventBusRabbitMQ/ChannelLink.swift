@@ -63,6 +63,12 @@ final class ChannelLink: @unchecked Sendable {
 
     /// The current channel, or waits until there is one or `deadline` passes.
     func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
+        // Fast path: no timer, no suspension when a channel is ready (the common case).
+        let ready: AMQPChannel? = lock.withLock {
+            guard stoppedError == nil, let channel, channel.isOpen else { return nil }
+            return channel
+        }
+        if let ready { return ready }
         let id: UInt64 = lock.withLock {
             nextWaiter += 1
             return nextWaiter

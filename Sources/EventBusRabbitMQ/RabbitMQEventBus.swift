@@ -8,8 +8,9 @@ import Tracing
 /// The event bus on RabbitMQ: a swift-service-lifecycle `Service`. Its `run()` owns the connections (one for
 /// publishing, one for consuming: flow control on a publisher must not stall consumers), reconnects with
 /// backoff and jitter when the broker drops or restarts, re-declares the topology and resumes consuming.
-/// Cancelling `run()` or a graceful shutdown stops consuming, finishes in-flight handlers and waits for pending
-/// confirms.
+/// A graceful shutdown (swift-service-lifecycle) stops consuming, finishes in-flight handlers and waits for pending
+/// confirms. Cancelling `run()` is a hard stop: connections close at once, and deliveries whose ack had not been
+/// sent come back redelivered later (the processed-message store keeps their effect single).
 ///
 /// ```swift
 /// let bus = try RabbitMQEventBus(configuration: .init(url: url, serviceName: "basket"), store: store, logger: logger)

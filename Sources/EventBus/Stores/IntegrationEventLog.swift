@@ -73,4 +73,26 @@ public protocol IntegrationEventLog: Sendable {
     func prunePublished(createdBefore date: Date) async throws -> Int
     /// How many events are not yet published, and when the oldest of them was created.
     func pendingSummary() async throws -> (count: Int, oldest: Date?)
+
+    /// Marks the `NotPublished` events among `eventIDs` `InProgress` (times sent + 1) in one transaction; returns
+    /// those it marked (the others are being sent by someone else, or were sent). Stores implement it as one
+    /// statement; the default calls ``markInProgress(eventID:now:)`` per event.
+    func markInProgress(eventIDs: [UUID], now: Date) async throws -> Set<UUID>
+    /// Marks events `Published` in one transaction. Stores implement it as one statement; the default calls
+    /// ``markPublished(eventID:)`` per event.
+    func markPublished(eventIDs: [UUID]) async throws
+}
+
+extension IntegrationEventLog {
+    /// Marks each event in turn with ``markInProgress(eventID:now:)``: one store call per event.
+    public func markInProgress(eventIDs: [UUID], now: Date) async throws -> Set<UUID> {
+        var marked: Set<UUID> = []
+        for eventID in eventIDs where try await markInProgress(eventID: eventID, now: now) { marked.insert(eventID) }
+        return marked
+    }
+
+    /// Marks each event in turn with ``markPublished(eventID:)``: one store call per event.
+    public func markPublished(eventIDs: [UUID]) async throws {
+        for eventID in eventIDs { try await markPublished(eventID: eventID) }
+    }
 }

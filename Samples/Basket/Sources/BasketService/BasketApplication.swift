@@ -1,0 +1,51 @@
+import EventBus
+import Hummingbird
+import Logging
+import SampleSupport
+
+/// Builds the Basket service: its database, the bus with its `ProductPriceChangedIntegrationEvent` subscription,
+/// the HTTP API and the basket page. Run the result with `runService()` (the `basket` executable) or test it with
+/// HummingbirdTesting; its service group runs the PostgreSQL client (when used) and the bus, which declares the
+/// service queue, binds it and consumes; they shut down gracefully after the HTTP server.
+///
+/// - Parameters:
+///   - configuration: where the broker and database are, and what to listen on.
+///   - retryPolicy: how failed handlings are retried (tests make it quick).
+///   - logger: the service's logger; by default one named after the service at the configured level.
+public func buildBasketApplication(
+    configuration: SampleConfiguration, retryPolicy: RetryPolicy = .eventGrid, logger: Logger? = nil
+) async throws -> some ApplicationProtocol {
+    let logger = logger ?? SampleLogging.logger(configuration.serviceName, level: configuration.logLevel)
+    let database = try await SampleDatabase.open(configuration.database, logger: logger) { database in
+        try await makeBasketRepository(database, logger: logger).migrate()
+    }
+    let repository = makeBasketRepository(database, logger: logger)
+    let bus = try configuration.makeEventBus(database: database, logger: logger)
+    let handler = ProductPriceChangedHandler(repository: repository, service: configuration.serviceName, logger: logger)
+    try await bus.subscribe(
+        ProductPriceChangedIntegrationEvent.self, options: SubscriptionOptions(retryPolicy: retryPolicy), handler: handler.handle)
+
+    let router = Router()
+    router.addOperationalRoutes(health: HealthCheck(bus: bus, database: database))
+    BasketController(repository: repository).addRoutes(to: router.group("api/v1/basket"))
+    BasketPage(repository: repository).addRoutes(to: router)
+
+    var application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
+        logger: logger)
+    application.addServices(database.services + [bus])
+    logger.info("basket configured", metadata: [
+        "database": "\(configuration.database)", "exchange": "\(configuration.exchange)",
+        "queue": "\(configuration.queueName ?? configuration.serviceName)", "port": "\(configuration.port)",
+    ])
+    return application
+}
+
+/// The basket repository for `database`.
+public func makeBasketRepository(_ database: SampleDatabase, logger: Logger) -> any BasketRepository {
+    switch database {
+    case .sqlite(let store): SQLiteBasketRepository(store: store)
+    case .postgres(let store): PostgresBasketRepository(store: store, logger: logger)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+
+/// Publishes outbox entries right after the transaction that saved them has committed (DESIGN section 6): marks them
+/// `InProgress` (times sent + 1), publishes each with a broker confirm, then marks it `Published`; when publishing
+/// fails it marks the event `PublishedFailed` with the error and the time of the next attempt, for ``OutboxRelay``.
+///
+/// ```swift
+/// let entry = try await store.write { db in
+///     try db.execute(sql: "UPDATE catalog_item SET price = ? WHERE id = ?", arguments: [newPrice, id])
+///     return try SQLiteEventStore.save(event, in: db)
+/// }
+/// await publisher.publish([entry])   // after the commit; never throws
+/// ```
+///
+/// Cost per call: one store transaction to mark the entries `InProgress` and one to mark them `Published`, both
+/// shared with concurrent calls (group commit: requests that arrive while a transaction runs go into the next one),
+/// plus one confirmed publish per entry. Entries of one call are published in order, one after the other; when one
+/// fails the rest of that call are recorded as failed without being tried, so the relay keeps their order.
+///
+/// Copies share their state: create one publisher per store and bus and pass it around.
+public struct OutboxPublisher: Sendable {
+    private let log: any IntegrationEventLog
+    private let bus: any EventBus
+    private let retryBackoff: Duration
+    private let logger: Logger
+    private let batcher: OutboxMarkBatcher
+
+    /// Creates a publisher.
+    /// - Parameters:
+    ///   - log: The outbox the entries were saved in.
+    ///   - bus: The bus to publish on (its `run()` must be running).
+    ///   - retryBackoff: How long a failed event waits before the relay tries it again.
+    ///   - logger: Where failures are logged; the publisher logs nothing else.
+    public init(
+        log: any IntegrationEventLog, bus: any EventBus, retryBackoff: Duration = .seconds(1),
+        logger: Logger = Logger(label: "eventbus.outbox", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.log = log
+        self.bus = bus
+        self.retryBackoff = retryBackoff
+        self.logger = logger
+        self.batcher = OutboxMarkBatcher(log: log)
+    }
+
+    /// Publishes entries saved in a transaction that has committed. Never throws: failures are recorded as
+    /// `PublishedFailed` for the relay. Returns once every entry is confirmed or recorded as failed.
+    ///
+    /// An entry the relay claimed first (it is `InProgress` already) is left to the relay. When even marking fails
+    /// (the database is unreachable) the entries stay `NotPublished` and the relay sends them later.
+    public func publish(_ entries: [IntegrationEventLogEntry]) async {
+        guard !entries.isEmpty else { return }
+        let marked: Set<UUID>
+        do {
+            marked = try await batcher.markInProgress(entries.map(\.eventID))
+        } catch {
+            logger.warning(
+                "outbox: marking events InProgress failed; the relay will publish them",
+                metadata: ["event.ids": "\(entries.map { $0.eventID.uuidString.lowercased() })", "error": "\(error)"])
+            return
+        }
+        var failure: (any Error)?
+        var published: [UUID] = []
+        for entry in entries where marked.contains(entry.eventID) {
+            if let failure {
+                await markFailed(entry, error: "not sent: an earlier event of its transaction failed: \(failure)")
+                continue
+            }
+            do {
+                try await bus.publish(entry.rawEvent)
+                published.append(entry.eventID)
+            } catch {
+                failure = error
+                logger.warning(
+                    "outbox: publishing failed; the relay will retry",
+                    metadata: ["event.id": "\(entry.rawEvent.id)", "event.type": "\(entry.eventTypeName)", "error": "\(error)"])
+                await markFailed(entry, error: "\(error)")
+            }
+        }
+        guard !published.isEmpty else { return }
+        do {
+            try await batcher.markPublished(published)
+        } catch {
+            // The events are out; their rows stay InProgress and the relay re-sends them once stale (consumers dedup).
+            logger.error(
+                "outbox: events published but marking them Published failed",
+                metadata: ["event.ids": "\(published.map { $0.uuidString.lowercased() })", "error": "\(error)"])
+        }
+    }
+
+    private func markFailed(_ entry: IntegrationEventLogEntry, error: String) async {
+        let next = Date().addingTimeInterval(retryBackoff.outboxSeconds)
+        do {
+            try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
+        } catch {
+            logger.error(
+                "outbox: marking an event PublishedFailed failed; the relay will retry it once stale",
+                metadata: ["event.id": "\(entry.rawEvent.id)", "error": "\(error)"])
+        }
+    }
+}

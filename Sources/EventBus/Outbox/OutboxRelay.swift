@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The outbox relay, a swift-service-lifecycle `Service`: republishes what the normal path
+/// (``OutboxPublisher``) did not, and prunes what was published long ago (DESIGN section 6).
+///
+/// Its `run()` loops: claim a batch of due events in creation order (`NotPublished`, `PublishedFailed` whose next
+/// attempt is due, and `InProgress` rows older than ``Configuration/staleAfter`` whose sender died), marking them
+/// `InProgress` (times sent + 1); publish the whole batch at once (the bus pipelines the confirms); mark the
+/// confirmed ones `Published` and the others `PublishedFailed` with backoff `initialBackoff × 2^(timesSent − 1)`,
+/// capped at ``Configuration/maximumBackoff``. A full batch is followed at once by the next; otherwise the relay
+/// waits ``Configuration/pollInterval``. Several relays may share one database: the claim locks rows
+/// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one `BEGIN IMMEDIATE` transaction on SQLite), so no row is published by
+/// two relays at once.
+///
+/// ```swift
+/// let relay = OutboxRelay(log: store, bus: bus, logger: logger)
+/// let group = ServiceGroup(services: [bus, relay], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// A graceful shutdown lets the batch in flight finish, then `run()` returns; cancelling `run()` ends it at once
+/// (events of an interrupted batch stay `InProgress` and are sent again once stale: consumers deduplicate).
+///
+/// Metrics (swift-metrics): gauges `eventbus_outbox_pending` (events not yet published) and
+/// `eventbus_outbox_oldest_pending_age_seconds`, refreshed at most once per poll interval; counters
+/// `eventbus_outbox_relayed_total`, `eventbus_outbox_relay_failed_total`, `eventbus_outbox_pruned_total`.
+public final class OutboxRelay: Service, Sendable {
+    /// How often and how much the relay works. The defaults suit a service; tests use milliseconds.
+    public struct Configuration: Sendable {
+        /// The pause after a pass that found less than a full batch. Default 1 s.
+        public var pollInterval: Duration
+        /// Most events claimed and published per pass. Default 100.
+        public var batchSize: Int
+        /// How long an `InProgress` event may go unconfirmed before the relay assumes its sender died and sends it
+        /// again. Keep it longer than the bus's publish timeout. Default 30 s.
+        public var staleAfter: Duration
+        /// Wait before the second attempt of a failed event; doubles with each failure. Default 1 s.
+        public var initialBackoff: Duration
+        /// Longest wait between two attempts. Default 5 min.
+        public var maximumBackoff: Duration
+        /// How long `Published` events are kept (counted from their creation). Default 7 days.
+        public var retention: Duration
+        /// How often old `Published` events are pruned. Default 1 h.
+        public var pruneInterval: Duration
+
+        /// Creates the default configuration.
+        public init() {
+            pollInterval = .seconds(1)
+            batchSize = 100
+            staleAfter = .seconds(30)
+            initialBackoff = .seconds(1)
+            maximumBackoff = .seconds(300)
+            retention = .seconds(7 * 86_400)
+            pruneInterval = .seconds(3_600)
+        }
+    }
+
+    /// The configuration the relay was created with.
+    public let configuration: Configuration
+    private let log: any IntegrationEventLog
+    private let bus: any EventBus
+    private let logger: Logger
+    private let stop = StopSignal()
+    private let pending = Gauge(label: "eventbus_outbox_pending")
+    private let oldestPendingAge = Gauge(label: "eventbus_outbox_oldest_pending_age_seconds")
+    private let relayed = Counter(label: "eventbus_outbox_relayed_total")
+    private let relayFailed = Counter(label: "eventbus_outbox_relay_failed_total")
+    private let pruned = Counter(label: "eventbus_outbox_pruned_total")
+
+    /// Creates a relay. Nothing runs until `run()`.
+    /// - Parameters:
+    ///   - log: The outbox to relay from.
+    ///   - bus: The bus to publish on (its `run()` must be running too, e.g. in the same `ServiceGroup`).
+    ///   - configuration: Poll interval, batch size, staleness, backoff and retention.
+    ///   - logger: Where the relay logs failures and pruning.
+    public init(
+        log: any IntegrationEventLog, bus: any EventBus, configuration: Configuration = .init(),
+        logger: Logger = Logger(label: "eventbus.outbox.relay", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.log = log
+        self.bus = bus
+        var configuration = configuration
+        configuration.batchSize = max(1, configuration.batchSize)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Relays, prunes and reports until cancelled or gracefully shut down. Store and broker failures are logged and
+    /// retried on the next pass; they never end `run()`.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await loop()
+        } onGracefulShutdown: {
+            self.stop.fire()
+        }
+    }
+
+    private func loop() async {
+        let clock = ContinuousClock()
+        var nextPrune = clock.now
+        var nextReport = clock.now
+        var failures = 0
+        while !Task.isCancelled, !stop.isFired {
+            var claimedFullBatch = false
+            do {
+                let pass = try await relayPass()
+                claimedFullBatch = pass.claimed >= configuration.batchSize
+                failures = 0
+            } catch {
+                failures += 1
+                // A store that is down is reported once per streak, then at debug level.
+                logger.log(
+                    level: failures == 1 ? .error : .debug, "outbox relay: pass failed; retrying",
+                    metadata: ["error": "\(error)", "failures": "\(failures)"])
+            }
+            if clock.now >= nextPrune {
+                await prune()
+                nextPrune = clock.now + configuration.pruneInterval
+            }
+            if clock.now >= nextReport {
+                await report()
+                nextReport = clock.now + configuration.pollInterval
+            }
+            if !claimedFullBatch { await stop.pause(for: configuration.pollInterval) }
+        }
+    }
+
+    /// One pass: claims a batch, publishes it, marks the outcome; returns how many events were published (confirmed).
+    /// For tests and the CLI. Cost: one store transaction to claim, one to mark the published events, one per
+    /// failed event, and one confirmed publish per event (all of the batch in flight at once).
+    public func relayOnce() async throws -> Int {
+        try await relayPass().published
+    }
+
+    private func relayPass() async throws -> (claimed: Int, published: Int) {
+        let now = Date()
+        let claimed = try await log.claimPending(limit: configuration.batchSize, staleAfter: configuration.staleAfter, now: now)
+        guard !claimed.isEmpty else { return (0, 0) }
+        let bus = self.bus
+        let outcomes = await withTaskGroup(of: (IntegrationEventLogEntry, String?).self) { group in
+            for entry in claimed {
+                group.addTask {
+                    do {
+                        try await bus.publish(entry.rawEvent)
+                        return (entry, nil)
+                    } catch {
+                        return (entry, "\(error)")
+                    }
+                }
+            }
+            var outcomes: [(IntegrationEventLogEntry, String?)] = []
+            outcomes.reserveCapacity(claimed.count)
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        let published = outcomes.filter { $0.1 == nil }.map(\.0.eventID)
+        let failed = outcomes.compactMap { entry, error in error.map { (entry, $0) } }
+        if !published.isEmpty {
+            try await log.markPublished(eventIDs: published)
+            relayed.increment(by: published.count)
+        }
+        if !failed.isEmpty {
+            relayFailed.increment(by: failed.count)
+            logger.warning(
+                "outbox relay: publishing failed; will retry with backoff",
+                metadata: ["count": "\(failed.count)", "first.event.id": "\(failed[0].0.rawEvent.id)", "error": "\(failed[0].1)"])
+            let failedAt = Date()
+            for (entry, error) in failed {
+                let next = OutboxBackoff.nextAttempt(
+                    after: failedAt, initial: configuration.initialBackoff, maximum: configuration.maximumBackoff,
+                    timesSent: entry.timesSent)
+                try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
+            }
+        }
+        return (claimed.count, published.count)
+    }
+
+    private func prune() async {
+        let cutoff = Date().addingTimeInterval(-configuration.retention.outboxSeconds)
+        do {
+            let count = try await log.prunePublished(createdBefore: cutoff)
+            if count > 0 {
+                pruned.increment(by: count)
+                logger.info("outbox relay: pruned published events", metadata: ["count": "\(count)"])
+            }
+        } catch {
+            logger.warning("outbox relay: pruning failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func report() async {
+        do {
+            let summary = try await log.pendingSummary()
+            pending.record(summary.count)
+            oldestPendingAge.record(summary.oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
+        } catch {
+            logger.debug("outbox relay: reading the pending summary failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import AMQP
+import ArgumentParser
+import Foundation
+
+/// `eventbus dead-letters`: list, replay or purge a service's dead-letter queue (`<queue>.dead-letter`).
+struct DeadLetters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters", abstract: "Inspect and replay a service's dead letters.",
+        subcommands: [List.self, Replay.self, Purge.self])
+
+    struct Target: ParsableArguments {
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: "The service's queue (its dead letters are in <queue>.dead-letter).") var queue: String
+        var deadLetterQueue: String { "\(queue).dead-letter" }
+    }
+
+    /// Prints every dead letter and leaves them in place.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every dead letter with its reason; leaves them in the queue.")
+        @OptionGroup var target: Target
+
+        func run() async throws {
+            let connection = try await target.broker.connect("dead-letters")
+            let channel = try await connection.openChannel()
+            let total = try await channel.queueDeclarePassive(target.deadLetterQueue).messageCount
+            print("\(target.deadLetterQueue): \(total) dead letter(s)")
+            var held: [UInt64] = []
+            // Read each one once (not acknowledged), then give them all back in their order.
+            while held.count < total, let delivery = try await channel.get(queue: target.deadLetterQueue) {
+                held.append(delivery.deliveryTag)
+                print(describe(delivery, index: held.count))
+            }
+            if let last = held.last { try channel.nack(last, multiple: true, requeue: true) }
+            await connection.close()
+        }
+    }
+
+    /// Publishes dead letters back to the exchange they came from, then removes them.
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send dead letters back to their original exchange and routing key (after fixing the cause).")
+        @OptionGroup var target: Target
+        @Option(help: "Replay at most this many.") var limit: Int?
+
+        func run() async throws {
+            let connection = try await target.broker.connect("dead-letters")
+            let channel = try await connection.openChannel()
+            try await channel.confirmSelect()
+            // Only what is there now: a replay that fails again must not be picked up by this same run.
+            let present = Int(try await channel.queueDeclarePassive(target.deadLetterQueue).messageCount)
+            let budget = min(present, limit ?? present)
+            var replayed = 0
+            while replayed < budget, let delivery = try await channel.get(queue: target.deadLetterQueue) {
+                var properties = delivery.properties
+                var headers = properties.headers ?? [:]
+                let exchange = headers["x-original-exchange"]?.stringValue ?? ""
+                let routingKey = headers["x-original-routing-key"]?.stringValue ?? properties.type ?? delivery.routingKey
+                // A replay is a fresh start: the retry bookkeeping goes, the event id stays (consumers deduplicate).
+                for key in ["x-dead-letter-reason", "x-delivery-attempts", "x-last-error", "x-dead-lettered-at", "x-eventbus-subscription", "x-death"] {
+                    headers.removeValue(forKey: key)
+                }
+                properties.headers = headers
+                if exchange.isEmpty, routingKey == target.deadLetterQueue {
+                    try? channel.nack(delivery.deliveryTag, requeue: true)
+                    throw CLIError("dead letter \(properties.messageID ?? "-") has no original exchange or routing key; publish it by hand with `eventbus publish`")
+                }
+                do {
+                    try await channel.publish(delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties)
+                    try channel.ack(delivery.deliveryTag)
+                    replayed += 1
+                    print("replayed \(properties.type ?? routingKey) \(properties.messageID ?? "-") to \(exchange.isEmpty ? "(default)" : exchange)/\(routingKey)")
+                } catch {
+                    try? channel.nack(delivery.deliveryTag, requeue: true)
+                    throw error
+                }
+            }
+            print("\(replayed) dead letter(s) replayed")
+            await connection.close()
+        }
+    }
+
+    /// Deletes every dead letter.
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete every dead letter of the queue.")
+        @OptionGroup var target: Target
+        @Flag(help: "Confirm: the dead letters are gone for good.") var yes = false
+
+        func run() async throws {
+            guard yes else { throw ValidationError("purging deletes the dead letters for good: add --yes") }
+            let connection = try await target.broker.connect("dead-letters")
+            let purged = try await connection.openChannel().queuePurge(target.deadLetterQueue)
+            print("purged \(purged) dead letter(s) from \(target.deadLetterQueue)")
+            await connection.close()
+        }
+    }
+}

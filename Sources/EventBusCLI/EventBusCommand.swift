@@ -1,0 +1,49 @@
+import AMQP
+import ArgumentParser
+import EventBus
+import Foundation
+
+/// `eventbus`: the operator's command line (DESIGN section 8). Every command takes the broker URL from
+/// `--url` or `EVENTBUS_URL`, like the library.
+@main
+struct EventBusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eventbus",
+        abstract: "Inspect and operate an EventBus deployment on RabbitMQ.",
+        subcommands: [Publish.self, Tail.self, DeadLetters.self, Topology.self])
+}
+
+/// Options every command shares.
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "Broker URL (default: $EVENTBUS_URL, else amqp://guest:guest@127.0.0.1:5672/).")
+    var url: String?
+
+    func connect(_ role: String) async throws -> AMQPConnection {
+        let url = self.url ?? ProcessInfo.processInfo.environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        return try await AMQPConnection.connect(url: url, connectionName: "eventbus-cli-\(role)")
+    }
+}
+
+/// Prints a delivery as one readable block.
+func describe(_ delivery: AMQPDelivery, index: Int? = nil) -> String {
+    var lines: [String] = []
+    let type = delivery.properties.type ?? delivery.routingKey
+    lines.append("\(index.map { "#\($0) " } ?? "")\(type) id=\(delivery.properties.messageID ?? "-") redelivered=\(delivery.redelivered)")
+    for key in delivery.headers.keys.sorted() {
+        guard let value = delivery.headers[key] else { continue }
+        let text: String
+        switch value {
+        case .string(let string): text = string
+        default: text = value.intValue.map(String.init) ?? "\(value)"
+        }
+        lines.append("  \(key): \(text)")
+    }
+    lines.append("  body: \(String(decoding: delivery.body, as: UTF8.self))")
+    return lines.joined(separator: "\n")
+}
+
+/// A failure the CLI explains in one line (no usage text: the arguments were fine).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

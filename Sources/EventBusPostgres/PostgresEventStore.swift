@@ -1,0 +1,425 @@
+import EventBus
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The transactional outbox (``IntegrationEventLog``) and the processed-message store on PostgreSQL, through
+/// postgres-nio's `PostgresClient` (DESIGN section 6). The client's `run()` must be running (e.g. in the service's
+/// `ServiceGroup`).
+///
+/// A service saves its change and its events in one transaction:
+///
+/// ```swift
+/// let store = PostgresEventStore(client: client, logger: logger)
+/// try await store.migrate()
+/// let entry = try await store.withTransaction { connection in
+///     try await connection.query("UPDATE catalog_item SET price = \(newPrice) WHERE id = \(id)", logger: logger)
+///     return try await PostgresEventStore.save(event, on: connection, logger: logger)
+/// }
+/// await publisher.publish([entry])    // an OutboxPublisher, after the commit
+/// ```
+///
+/// Several relays (in several processes) may share one database: the claim is
+/// `UPDATE … WHERE event_id IN (SELECT … ORDER BY creation_time LIMIT n FOR UPDATE SKIP LOCKED) RETURNING …`, so a
+/// row is never claimed by two relays at once.
+///
+/// Tables (created by ``migrate()``, versions recorded in `eventbus_migrations`): `integration_event_log`
+/// (`event_id` uuid primary key, `event_type_name`, `state`, `times_sent`, `creation_time` timestamptz, `content`,
+/// `transaction_id`, `next_attempt_at`, `last_error`, `updated_at`) and `processed_messages` (`consumer`,
+/// `message_id`, `processed_at`). Names are unqualified: they live in the first schema of the connection's
+/// `search_path` (`public` by default). To keep them elsewhere, pass `search_path` as a startup parameter
+/// (`configuration.options.additionalStartupParameters = [("search_path", "outbox")]`) and create that schema first.
+public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStore, Sendable {
+    /// The client every call runs on.
+    public let client: PostgresClient
+    /// How long the store's own calls (everything but ``withTransaction(_:)``) wait for PostgreSQL before failing:
+    /// postgres-nio waits for a connection as long as the server is unreachable, and the outbox publisher and relay
+    /// must not hang with it.
+    public let operationTimeout: Duration
+    private let logger: Logger
+
+    /// Creates a store over `client`. Nothing is sent until a call; run ``migrate()`` once at start-up.
+    /// - Parameters:
+    ///   - client: The client; its `run()` must be running.
+    ///   - operationTimeout: Bound of each of the store's own calls (default 15 s).
+    ///   - logger: Where the store logs (migrations, failed rollbacks).
+    public init(
+        client: PostgresClient, operationTimeout: Duration = .seconds(15),
+        logger: Logger = Logger(label: "eventbus.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.client = client
+        self.operationTimeout = operationTimeout
+        self.logger = logger
+    }
+
+    /// Creates the tables when they are missing: versioned migrations, each applied once under an advisory lock (so
+    /// several instances starting together are safe). Running it again is harmless.
+    ///
+    /// Cost: one transaction of a few round trips (one when everything is applied already).
+    public func migrate() async throws {
+        let applied = try await run("migrating the PostgreSQL outbox tables") { logger in
+            try await self.client.withConnection { connection in
+                try await Self.inTransaction(connection, logger: logger) { connection -> [Int] in
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: logger)
+                    try await connection.query(PostgresSchema.createMigrationsTable, logger: logger)
+                    var done: Set<Int> = []
+                    for try await version in try await connection.query("SELECT version FROM eventbus_migrations", logger: logger)
+                        .decode(Int.self)
+                    {
+                        done.insert(version)
+                    }
+                    var applied: [Int] = []
+                    for migration in PostgresSchema.migrations where !done.contains(migration.version) {
+                        for statement in migration.statements {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await connection.query(
+                            "INSERT INTO eventbus_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                            logger: logger)
+                        applied.append(migration.version)
+                    }
+                    return applied
+                }
+            }
+        }
+        if !applied.isEmpty { logger.info("outbox: PostgreSQL migrations applied", metadata: ["versions": "\(applied)"]) }
+    }
+
+    // MARK: - The caller's transaction
+
+    /// Runs `body` in one transaction on one connection (`BEGIN`/`COMMIT`, `ROLLBACK` on throw). Errors thrown by
+    /// `body` are rethrown as they are; failures to lease a connection, begin or commit become
+    /// ``EventBusError/storeFailed(_:)``. The connection must not escape `body`.
+    ///
+    /// Cost: a connection lease, plus two round trips (`BEGIN`, `COMMIT`) around `body`'s own.
+    public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection -> T in
+                try await Self.inTransaction(connection, logger: logger) { connection in
+                    do {
+                        return try await body(connection)
+                    } catch {
+                        throw CallerError(error: error)
+                    }
+                }
+            }
+        } catch let error as CallerError {
+            throw error.error
+        } catch {
+            throw PostgresFailure.error("a transaction", error)
+        }
+    }
+
+    /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` when `body` throws (its error is rethrown as it is).
+    nonisolated(nonsending) private static func inTransaction<T: Sendable>(
+        _ connection: PostgresConnection, logger: Logger, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        do {
+            try await connection.query("BEGIN", logger: logger)
+        } catch {
+            throw PostgresFailure.error("beginning a transaction", error)
+        }
+        let value: T
+        do {
+            value = try await body(connection)
+        } catch {
+            do {
+                try await connection.query("ROLLBACK", logger: logger)
+            } catch {
+                logger.warning("outbox: ROLLBACK failed", metadata: ["error": "\(PostgresFailure.reason(error))"])
+            }
+            throw error
+        }
+        do {
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            throw PostgresFailure.error("committing a transaction", error)
+        }
+        return value
+    }
+
+    /// Saves an event in the caller's transaction; returns its entry (pass it to ``OutboxPublisher`` after commit).
+    /// `transaction_id` is `transactionID`, or PostgreSQL's own transaction id when `nil`.
+    ///
+    /// Cost: one round trip (`INSERT … RETURNING`) on `connection`, which must be inside a transaction
+    /// (``withTransaction(_:)``): otherwise the event commits alone.
+    /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when the id
+    ///   is saved already or the insert fails.
+    public static func save<Event: IntegrationEvent>(
+        _ event: Event, on connection: PostgresConnection, codec: EventCodec = .init(), transactionID: String? = nil,
+        logger: Logger
+    ) async throws -> IntegrationEventLogEntry {
+        let content: String
+        do {
+            content = String(decoding: try codec.encode(event), as: UTF8.self)
+        } catch {
+            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
+        }
+        let typeName = Event.eventTypeName
+        var saved: String?
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO integration_event_log
+                    (event_id, event_type_name, state, times_sent, creation_time, content, transaction_id, updated_at)
+                VALUES (\(event.id), \(typeName), 'NotPublished', 0, \(event.creationDate), \(content),
+                        COALESCE(\(transactionID)::text, txid_current()::text), \(Date()))
+                RETURNING transaction_id
+                """, logger: logger)
+            for try await transaction in rows.decode(String?.self) { saved = transaction }
+        } catch {
+            let id = event.id.uuidString.lowercased()
+            if PostgresFailure.sqlState(error) == "23505" {
+                throw EventBusError.storeFailed("saving event \(id) failed: an event with this id is saved already; give each event a new id")
+            }
+            throw EventBusError.storeFailed(
+                "saving event \(id) failed: \(PostgresFailure.reason(error)); check that PostgresEventStore.migrate() ran on this database and search_path")
+        }
+        return IntegrationEventLogEntry(
+            eventID: event.id, eventTypeName: typeName, creationTime: event.creationDate, content: content, transactionID: saved)
+    }
+
+    /// Records a processed id inside the caller's transaction; `false` when already recorded (then roll back or skip
+    /// the effect). A concurrent transaction recording the same id waits for this one and then gets `false`.
+    ///
+    /// Cost: one round trip (`INSERT … ON CONFLICT DO NOTHING`) on `connection`.
+    public static func markProcessed(consumer: String, messageID: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (\(consumer), \(messageID), \(Date()))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger)
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            return inserted
+        } catch {
+            throw EventBusError.storeFailed(
+                "recording processed message \(messageID) failed: \(PostgresFailure.reason(error)); check that PostgresEventStore.migrate() ran on this database")
+        }
+    }
+
+    /// Parses `postgres://user:pass@host:port/db` (or `postgresql://`) into a `PostgresClient.Configuration`.
+    /// No TLS unless the query says so: `sslmode=require` (TLS without certificate checks, as libpq), `verify-ca`
+    /// (certificate checked, host name not), `verify-full` (both), `prefer`. Default port 5432; default database the
+    /// user's name.
+    public static func clientConfiguration(url: String) throws -> PostgresClient.Configuration {
+        try PostgresURL.configuration(url)
+    }
+
+    // MARK: - IntegrationEventLog
+
+    /// Claims due events with `FOR UPDATE SKIP LOCKED` (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``).
+    /// Cost: one round trip (one statement, its own transaction).
+    public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
+        let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval)
+        let limit = max(1, limit)
+        let query: PostgresQuery = """
+            UPDATE integration_event_log AS log
+            SET state = 'InProgress', times_sent = log.times_sent + 1, updated_at = \(now)
+            WHERE log.event_id IN (
+                SELECT event_id FROM integration_event_log
+                WHERE state <> 'Published'
+                  AND (state = 'NotPublished'
+                       OR (state = 'PublishedFailed' AND next_attempt_at <= \(now))
+                       OR (state = 'InProgress' AND updated_at <= \(staleBefore)))
+                ORDER BY creation_time
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: PostgresSchema.columns)
+            """
+        return try await entries("claiming pending events", query).sorted { $0.creationTime < $1.creationTime }
+    }
+
+    /// Marks one `NotPublished` event `InProgress`. Cost: one round trip.
+    public func markInProgress(eventID: UUID, now: Date) async throws -> Bool {
+        try await markInProgress(eventIDs: [eventID], now: now).contains(eventID)
+    }
+
+    /// Marks the `NotPublished` events among `eventIDs` `InProgress` (times sent + 1). Cost: one round trip.
+    public func markInProgress(eventIDs: [UUID], now: Date) async throws -> Set<UUID> {
+        guard !eventIDs.isEmpty else { return [] }
+        return try await run("marking events InProgress") { logger in
+            let rows = try await self.client.query(
+                """
+                UPDATE integration_event_log SET state = 'InProgress', times_sent = times_sent + 1, updated_at = \(now)
+                WHERE event_id = ANY(\(eventIDs)) AND state = 'NotPublished'
+                RETURNING event_id
+                """, logger: logger)
+            var marked: Set<UUID> = []
+            for try await id in rows.decode(UUID.self) { marked.insert(id) }
+            return marked
+        }
+    }
+
+    /// Marks an event `Published`. Cost: one round trip.
+    public func markPublished(eventID: UUID) async throws {
+        try await markPublished(eventIDs: [eventID])
+    }
+
+    /// Marks events `Published`. Cost: one round trip.
+    public func markPublished(eventIDs: [UUID]) async throws {
+        guard !eventIDs.isEmpty else { return }
+        let now = Date()
+        try await run("marking events Published") { logger in
+            _ = try await self.client.query(
+                """
+                UPDATE integration_event_log SET state = 'Published', next_attempt_at = NULL, updated_at = \(now)
+                WHERE event_id = ANY(\(eventIDs))
+                """, logger: logger)
+        }
+    }
+
+    /// Marks an event `PublishedFailed` (unless it was published meanwhile). Cost: one round trip.
+    public func markFailed(eventID: UUID, error: String, nextAttemptAt: Date) async throws {
+        let now = Date()
+        try await run("marking event \(eventID.uuidString.lowercased()) PublishedFailed") { logger in
+            _ = try await self.client.query(
+                """
+                UPDATE integration_event_log
+                SET state = 'PublishedFailed', last_error = \(error), next_attempt_at = \(nextAttemptAt), updated_at = \(now)
+                WHERE event_id = \(eventID) AND state <> 'Published'
+                """, logger: logger)
+        }
+    }
+
+    /// Deletes `Published` events created before `date`, 5 000 rows per statement. Cost: one round trip per 5 000 rows.
+    @discardableResult
+    public func prunePublished(createdBefore date: Date) async throws -> Int {
+        try await pruneInBatches("pruning published events") {
+            """
+            WITH deleted AS (
+                DELETE FROM integration_event_log WHERE event_id IN (
+                    SELECT event_id FROM integration_event_log
+                    WHERE state = 'Published' AND creation_time < \(date) LIMIT \(PostgresSchema.pruneBatch))
+                RETURNING 1)
+            SELECT count(*)::int8 FROM deleted
+            """
+        }
+    }
+
+    /// Counts events not yet published and finds the oldest one's creation time. Cost: one round trip (an index scan).
+    public func pendingSummary() async throws -> (count: Int, oldest: Date?) {
+        try await run("reading the outbox summary") { logger in
+            let rows = try await self.client.query(
+                "SELECT count(*)::int8, min(creation_time) FROM integration_event_log WHERE state <> 'Published'", logger: logger)
+            var summary: (count: Int, oldest: Date?) = (0, nil)
+            for try await (count, oldest) in rows.decode((Int, Date?).self) { summary = (count, oldest) }
+            return summary
+        }
+    }
+
+    /// One event's row, or `nil` when there is none (for tools and tests). Cost: one round trip.
+    public func entry(eventID: UUID) async throws -> IntegrationEventLogEntry? {
+        try await entries(
+            "reading event \(eventID.uuidString.lowercased())",
+            "SELECT \(unescaped: PostgresSchema.columns) FROM integration_event_log WHERE event_id = \(eventID)"
+        ).first
+    }
+
+    // MARK: - ProcessedMessageStore
+
+    /// Whether `messageID` was recorded for `consumer`. Cost: one round trip.
+    public func contains(consumer: String, messageID: String) async throws -> Bool {
+        try await run("looking up processed message \(messageID)") { logger in
+            let rows = try await self.client.query(
+                "SELECT 1 FROM processed_messages WHERE consumer = \(consumer) AND message_id = \(messageID)", logger: logger)
+            var found = false
+            for try await _ in rows { found = true }
+            return found
+        }
+    }
+
+    /// Records `messageID` for `consumer`; `false` when it was recorded already. Cost: one round trip.
+    @discardableResult
+    public func markProcessed(consumer: String, messageID: String, at date: Date = Date()) async throws -> Bool {
+        try await run("recording processed message \(messageID)") { logger in
+            let rows = try await self.client.query(
+                """
+                INSERT INTO processed_messages (consumer, message_id, processed_at) VALUES (\(consumer), \(messageID), \(date))
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, logger: logger)
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            return inserted
+        }
+    }
+
+    /// Forgets ids recorded before `date`, 5 000 per statement. Cost: one round trip per 5 000 rows.
+    @discardableResult
+    public func prune(processedBefore date: Date) async throws -> Int {
+        try await pruneInBatches("pruning processed messages") {
+            """
+            WITH deleted AS (
+                DELETE FROM processed_messages WHERE (consumer, message_id) IN (
+                    SELECT consumer, message_id FROM processed_messages
+                    WHERE processed_at < \(date) LIMIT \(PostgresSchema.pruneBatch))
+                RETURNING 1)
+            SELECT count(*)::int8 FROM deleted
+            """
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs one of the store's own calls, bounded by ``operationTimeout``.
+    private func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Logger) async throws -> T) async throws -> T {
+        let logger = self.logger
+        let timeout = operationTimeout
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body(logger) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else { throw OperationTimedOut() }
+                return value
+            }
+        } catch is OperationTimedOut {
+            throw EventBusError.storeFailed(
+                "\(what) failed: PostgreSQL did not answer within \(timeout); check that PostgreSQL is running and reachable at the configured host and port, and that the client's run() is running")
+        } catch {
+            throw PostgresFailure.error(what, error)
+        }
+    }
+
+    private func entries(_ what: String, _ query: PostgresQuery) async throws -> [IntegrationEventLogEntry] {
+        try await run(what) { logger in
+            let rows = try await self.client.query(query, logger: logger)
+            var entries: [IntegrationEventLogEntry] = []
+            for try await row in rows { entries.append(try PostgresSchema.entry(row)) }
+            return entries
+        }
+    }
+
+    private func pruneInBatches(_ what: String, _ query: @escaping @Sendable () -> PostgresQuery) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await run(what) { logger in
+                let rows = try await self.client.query(query(), logger: logger)
+                var count = 0
+                for try await value in rows.decode(Int.self) { count = value }
+                return count
+            }
+            total += deleted
+            if deleted < PostgresSchema.pruneBatch { return total }
+        }
+    }
+}
+
+/// An error thrown by the caller's closure, carried through the transaction unchanged.
+private struct CallerError: Error {
+    let error: any Error
+}
+
+private struct OperationTimedOut: Error {}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,189 @@
+import EventBus
+import EventBusRabbitMQ
+import EventBusSQLite
+import Foundation
+import GRDB
+import Testing
+
+/// Outbox + real broker: the normal path, a broker down at commit time, and a crash between publish and mark.
+@Suite(.timeLimit(.minutes(5))) struct SQLiteBrokerTests {
+    @Test func aCommittedEventIsPublishedConfirmedAndMarkedPublished() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let exchange = TestEnvironment.unique("exchange")
+        let consumerService = TestEnvironment.unique("basket")
+        let consumer = try RunningBus(service: consumerService, exchange: exchange)
+        let handled = Tally()
+        try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
+            await handled.add(event.id.uuidString)
+        }
+        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        consumer.start()
+        producer.start()
+        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
+
+        let publisher = OutboxPublisher(log: store, bus: producer.bus)
+        let event = PriceChanged(productId: 9, newPrice: 20, oldPrice: 19)
+        let entry = try await store.write { db in
+            try db.execute(sql: "INSERT INTO catalog_item (id, price) VALUES (9, '20')")
+            return try SQLiteEventStore.save(event, in: db)
+        }
+        await publisher.publish([entry])
+        let saved = try #require(try await store.entry(eventID: event.id))
+        #expect(saved.state == .published)
+        #expect(saved.timesSent == 1)
+        try await eventually("the consumer handles the event") { await handled.count(event.id.uuidString) == 1 }
+        #expect(try await store.pendingSummary().count == 0)
+        await producer.stop()
+        await consumer.stop()
+    }
+
+    @Test func aBrokerDownAtCommitLeavesTheEventPublishedFailedAndTheRelayPublishesItOnceTheBrokerIsBack() async throws {
+        // This test stops and starts its broker, so it runs its own node on port 5694.
+        let port = 5694
+        try await TestEnvironment.broker(["start", "--fresh"], port: port)
+        do {
+            try await brokerDownScenario(port: port)
+        } catch {
+            _ = try? await TestEnvironment.broker(["stop"], port: port)
+            throw error
+        }
+        try await TestEnvironment.broker(["stop"], port: port)
+    }
+
+    private func brokerDownScenario(port: Int) async throws {
+        let url = "amqp://guest:guest@127.0.0.1:\(port)/"
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let exchange = TestEnvironment.unique("exchange")
+        let consumerService = TestEnvironment.unique("basket")
+        let consumer = try RunningBus(service: consumerService, exchange: exchange, url: url) { $0.exchangeDurable = true }
+        let handled = Tally()
+        try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
+            await handled.add(event.id.uuidString)
+        }
+        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
+            $0.exchangeDurable = true
+            $0.publishTimeout = .seconds(1)
+        }
+        consumer.start()
+        producer.start()
+        try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
+
+        try await TestEnvironment.broker(["stop"], port: port)
+        let publisher = OutboxPublisher(log: store, bus: producer.bus, retryBackoff: .milliseconds(100))
+        let event = PriceChanged(productId: 5, newPrice: 7, oldPrice: 6)
+        let entry = try await store.write { db in
+            try db.execute(sql: "INSERT INTO catalog_item (id, price) VALUES (5, '7')")
+            return try SQLiteEventStore.save(event, in: db)
+        }
+        await publisher.publish([entry])
+        let failed = try #require(try await store.entry(eventID: event.id))
+        #expect(failed.state == .publishedFailed)
+        #expect(failed.timesSent == 1)
+        #expect(failed.lastError?.isEmpty == false)
+        #expect(failed.nextAttemptAt != nil)
+
+        try await TestEnvironment.broker(["start"], port: port)
+        let relay = RunningRelay(OutboxRelay(log: store, bus: producer.bus, configuration: .fast()))
+        try await eventually("the relay publishes the event once the broker is back", timeout: .seconds(90)) {
+            try await store.entry(eventID: event.id)?.state == .published
+        }
+        try await eventually("the consumer handles it", timeout: .seconds(60)) { await handled.count(event.id.uuidString) >= 1 }
+        #expect(await handled.count(event.id.uuidString) == 1)
+        #expect(try await store.pendingSummary().count == 0)
+        await relay.stop()
+        await producer.stop()
+        await consumer.stop()
+    }
+
+    @Test func aCrashBetweenPublishAndMarkRepublishesAndTheConsumersDedupKeepsTheEffectSingle() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let catalog = try await makeStore(directory)
+        let basket = try await makeStore(directory, name: "basket.sqlite")
+        let exchange = TestEnvironment.unique("exchange")
+        let consumerService = TestEnvironment.unique("basket")
+        // The consumer's bus does not filter duplicates itself (redeliveredOnly): the handler's own transaction does.
+        let consumer = try RunningBus(service: consumerService, exchange: exchange, store: basket)
+        let calls = Tally()
+        try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription(dedup: .redeliveredOnly)) { event, context in
+            await calls.add(event.id.uuidString)
+            try await basket.write { db in
+                guard try SQLiteEventStore.markProcessed(consumer: context.consumer, messageID: context.eventID, in: db) else { return }
+                try db.execute(
+                    sql: "INSERT INTO price_effect (product_id, applied) VALUES (?, 1) ON CONFLICT(product_id) DO UPDATE SET applied = applied + 1",
+                    arguments: [event.productId])
+            }
+        }
+        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        consumer.start()
+        producer.start()
+        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
+
+        let event = PriceChanged(productId: 42, newPrice: 3, oldPrice: 2)
+        let entry = try await catalog.write { db in try SQLiteEventStore.save(event, in: db) }
+        // What OutboxPublisher does, up to the crash: mark InProgress, publish with confirm; the mark never happens.
+        #expect(try await catalog.markInProgress(eventID: entry.eventID, now: Date()))
+        try await producer.bus.publish(entry.rawEvent)
+        #expect(try await catalog.entry(eventID: event.id)?.state == .inProgress)
+
+        let relay = RunningRelay(OutboxRelay(log: catalog, bus: producer.bus, configuration: .fast(staleAfter: .milliseconds(300))))
+        try await eventually("the relay re-sends the stale event") { try await catalog.entry(eventID: event.id)?.state == .published }
+        #expect(try await catalog.entry(eventID: event.id)?.timesSent == 2)
+        try await eventually("both copies reach the handler") { await calls.count(event.id.uuidString) == 2 }
+        let applied = try await basket.database.read { db in try Int.fetchOne(db, sql: "SELECT applied FROM price_effect WHERE product_id = 42") }
+        #expect(applied == 1)
+        await relay.stop()
+        await producer.stop()
+        await consumer.stop()
+    }
+
+    @Test func theRelayRunsAsAServiceAndPublishesABacklogInBatches() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let exchange = TestEnvironment.unique("exchange")
+        let consumerService = TestEnvironment.unique("basket")
+        let consumer = try RunningBus(service: consumerService, exchange: exchange)
+        let handled = Tally()
+        try await consumer.bus.subscribe(eventType: "PriceChanged", options: try testSubscription(dedup: .redeliveredOnly)) { raw, _ in
+            guard !raw.id.hasPrefix("probe-") else { return }
+            await handled.add(raw.id)
+        }
+        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        consumer.start()
+        producer.start()
+        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
+
+        // Saved but never published by the service (it died after commit): the relay sends all of them.
+        let total = 1_000
+        _ = try await store.write { db in
+            try (0..<total).map { try SQLiteEventStore.save(PriceChanged(productId: $0, newPrice: 1, oldPrice: 0), in: db) }
+        }
+        let published = Tally()
+        let relay = RunningRelay(OutboxRelay(log: store, bus: CountingBus(inner: producer.bus, published: published), configuration: .fast(batchSize: 100)))
+        try await eventually("the relay drains the backlog", timeout: .seconds(60)) { try await store.pendingSummary().count == 0 }
+        try await eventually("the consumer gets every event", timeout: .seconds(60)) { await handled.distinct == total }
+        #expect(await published.total == total)
+        #expect(await handled.total == total)
+        await relay.stop()
+        await producer.stop()
+        await consumer.stop()
+    }
+}
+
+/// Waits until an event of `eventType` can be published (a consuming service has declared and bound its queue):
+/// publishes are mandatory, so one that nobody receives fails.
+func waitUntilRoutable(_ bus: RabbitMQEventBus, eventType: String) async throws {
+    try await eventually("a queue is bound for \(eventType)", timeout: .seconds(60)) {
+        let probe = RawEvent(eventType: eventType, id: "probe-\(UUID().uuidString)", payload: Data("{}".utf8))
+        do {
+            try await bus.publish(probe)
+            return true
+        } catch {
+            return false
+        }
+    }
+}

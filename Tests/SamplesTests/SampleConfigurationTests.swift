@@ -1,0 +1,82 @@
+import BasketService
+import Foundation
+import SampleSupport
+import Testing
+
+@Suite("Sample configuration and rules")
+struct SampleConfigurationTests {
+    @Test func environmentVariablesConfigureTheService() throws {
+        let configuration = try SampleConfiguration(
+            environment: [
+                "EVENTBUS_URL": "amqp://u:p@broker:5672/", "DATABASE_URL": "postgres://app:secret@db:5432/basket", "PORT": "8080",
+                "SERVICE_NAME": "Basket", "EVENTBUS_EXCHANGE": "eshop_event_bus", "EVENTBUS_EXCHANGE_TYPE": "direct",
+                "EVENTBUS_QUEUE": "Basket", "HOST": "0.0.0.0", "LOG_LEVEL": "debug",
+            ],
+            defaultServiceName: "basket", defaultPort: 5103)
+        #expect(configuration.port == 8080)
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.serviceName == "Basket")
+        #expect(configuration.database == .postgres(url: "postgres://app:secret@db:5432/basket"))
+        #expect(configuration.database.description == "postgres://app:***@db:5432/basket", "no password in logs")
+        #expect(configuration.exchangeDurable == false, "eShop declares its exchange non-durable")
+        let bus = try configuration.busConfiguration()
+        #expect(bus.exchange == "eshop_event_bus")
+        #expect(bus.queue == "Basket")
+        #expect(bus.exchangeDurable == false)
+    }
+
+    @Test func defaultsSuitALocalRun() throws {
+        let configuration = try SampleConfiguration(environment: [:], defaultServiceName: "catalog", defaultPort: 5101)
+        #expect(configuration.port == 5101)
+        #expect(configuration.database == .sqlite(path: "catalog.sqlite"))
+        #expect(configuration.exchange == "event_bus")
+        #expect(configuration.exchangeDurable)
+        #expect(configuration.queueName == nil)
+    }
+
+    @Test func invalidValuesAreRejectedWithTheVariableName() {
+        #expect(throws: (any Error).self) { try SampleConfiguration(environment: ["PORT": "http"], defaultServiceName: "c", defaultPort: 1) }
+        #expect(throws: (any Error).self) { try SampleConfiguration(environment: ["PORT": "70000"], defaultServiceName: "c", defaultPort: 1) }
+        #expect(throws: (any Error).self) {
+            try SampleConfiguration(environment: ["EVENTBUS_EXCHANGE_TYPE": "headers"], defaultServiceName: "c", defaultPort: 1)
+        }
+        #expect(throws: (any Error).self) { try SampleConfiguration(environment: ["LOG_LEVEL": "loud"], defaultServiceName: "c", defaultPort: 1) }
+    }
+
+    @Test func databaseURLsSelectTheStore() throws {
+        #expect(try DatabaseLocation("basket.sqlite") == .sqlite(path: "basket.sqlite"))
+        #expect(try DatabaseLocation("sqlite:///data/basket.sqlite") == .sqlite(path: "/data/basket.sqlite"))
+        #expect(try DatabaseLocation("postgresql://u@h/db") == .postgres(url: "postgresql://u@h/db"))
+        #expect(throws: (any Error).self) { try DatabaseLocation(" ") }
+    }
+
+    @Test func pricesShowTwoDecimalsWithoutRounding() {
+        #expect(Decimal(string: "19.5")!.priceText == "19.50")
+        #expect(Decimal(8).priceText == "8.00")
+        #expect(Decimal(string: "1.125")!.priceText == "1.125")
+    }
+
+    @Test func newestPriceChangeWinsAndStaleOnesDoNotOverwrite() {
+        let t1 = Date(timeIntervalSince1970: 100)
+        let t2 = Date(timeIntervalSince1970: 200)
+        let first = PriceChange(productId: 1, oldPrice: 10, newPrice: 12, changedAt: t1)
+        let second = PriceChange(productId: 1, oldPrice: 12, newPrice: 15, changedAt: t2)
+        // In order.
+        let afterFirst = PriceChangeRule.newest(first, known: nil)
+        #expect(afterFirst == KnownPrice(price: 12, changedAt: t1))
+        #expect(PriceChangeRule.updates(PricedLine(buyerId: "b", lineId: "l", unitPrice: 10, priceUpdatedAt: nil), for: first, target: afterFirst))
+        let afterSecond = PriceChangeRule.newest(second, known: afterFirst)
+        #expect(afterSecond == KnownPrice(price: 15, changedAt: t2))
+        #expect(PriceChangeRule.updates(PricedLine(buyerId: "b", lineId: "l", unitPrice: 12, priceUpdatedAt: t1), for: second, target: afterSecond))
+        // Out of order: the late first change brings a line still at 10 to the newest price.
+        let late = PriceChangeRule.newest(first, known: afterSecond)
+        #expect(late == afterSecond)
+        #expect(PriceChangeRule.updates(PricedLine(buyerId: "b", lineId: "l", unitPrice: 10, priceUpdatedAt: nil), for: first, target: late))
+        // A line whose price a newer change set is never touched by an older one.
+        let stale = PriceChange(productId: 1, oldPrice: 15, newPrice: 9, changedAt: t1)
+        #expect(!PriceChangeRule.updates(
+            PricedLine(buyerId: "b", lineId: "l", unitPrice: 15, priceUpdatedAt: t2), for: stale, target: PriceChangeRule.newest(stale, known: afterSecond)))
+        // A line at another price is not this change's business.
+        #expect(!PriceChangeRule.updates(PricedLine(buyerId: "b", lineId: "l", unitPrice: 11, priceUpdatedAt: nil), for: first, target: afterFirst))
+    }
+}
