@@ -11,6 +11,7 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
     let afterFirstMark: @Sendable () async throws -> Void
     private let lock = NSLock()
     private var crashed = false
+    private var killed = false
 
     init(afterFirstMark: @escaping @Sendable () async throws -> Void) { self.afterFirstMark = afterFirstMark }
 
@@ -24,9 +25,15 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
             defer { crashed = true }
             return !crashed
         }
-        if first { try await afterFirstMark() }
+        if first {
+            try await afterFirstMark()
+            lock.withLock { killed = true }
+        }
         return result
     }
+
+    /// `true` once the consumer's connection was killed after the first recorded effect.
+    var hasKilledTheConsumer: Bool { lock.withLock { killed } }
 
     func prune(processedBefore date: Date) async throws -> Int { try await inner.prune(processedBefore: date) }
 }
@@ -54,12 +61,13 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
         try await inspector.waitForConsumers(service)
         let event = PriceChanged(productId: 1, newPrice: 1, oldPrice: 2)
         try await catalog.bus.publish(event)
-        try await eventually("the redelivered copy was consumed and acknowledged") {
+        try await eventually("the consumer connection was killed after the effect", timeout: .seconds(60)) { store.hasKilledTheConsumer }
+        try await eventually("the redelivered copy was consumed and acknowledged", timeout: .seconds(60)) {
             let info = try await inspector.channel.queueDeclarePassive(service)
             return info.messageCount == 0 && info.consumerCount == 1
         }
         try await catalog.bus.publish(PriceChanged(productId: 2, newPrice: 1, oldPrice: 2))
-        try await eventually("a later event is handled after the reconnect") { await effects.distinct == 2 }
+        try await eventually("a later event is handled after the reconnect", timeout: .seconds(60)) { await effects.distinct == 2 }
         #expect(await effects.count(event.id.uuidString) == 1)
         await basket.stop()
         await catalog.stop()

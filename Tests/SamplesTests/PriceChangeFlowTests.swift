@@ -96,7 +96,10 @@ struct PriceChangeFlowTests {
             try await catalog.waitUntilHealthy()
             // No queue is bound yet: the mandatory publish fails and the event stays in the outbox.
             #expect(try await catalog.send(.put, "/api/v1/catalog/items", json: #"{"id": 1, "price": 18}"#).status == .ok)
-            #expect(try await catalog.metric("eventbus_returned_total", ["service": world.catalogService]) >= 1)
+            // The publish runs after the commit: wait for the broker's return rather than assume it came already.
+            try await eventually("the unroutable publish was returned") {
+                try await catalog.metric("eventbus_returned_total", ["service": world.catalogService]) >= 1
+            }
             // Dave's basket exists before Basket's bus declares its queue.
             let logger = SamplesEnvironment.logger("basket-db")
             let database = try await SampleDatabase.open(.sqlite(path: basketPath), logger: logger) {
