@@ -160,6 +160,7 @@ let package = Package(
             name: "SamplesTests",
             dependencies: [
                 "CatalogService", "BasketService", "SampleSupport", "EventBus", "EventBusRabbitMQ", "TestSupport",
+                "AMQP", "EventBusPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -31,11 +31,14 @@ enum BusTestEnvironment {
         environment["EVENTBUS_BROKER_SCRIPT"] ?? repositoryRoot.appendingPathComponent("scripts/broker.sh").path
     }
 
+    /// The port of the broker under test (from EVENTBUS_URL): broker controls default to it.
+    static var brokerPort: Int { URL(string: url)?.port ?? 5682 }
+
     static func unique(_ prefix: String) -> String { "\(prefix).\(UInt64.random(in: 0...UInt64.max))" }
 
     /// Runs scripts/broker.sh with `arguments`, for the broker on `port`.
     @discardableResult
-    static func broker(_ arguments: [String], port: Int = 5682) async throws -> String {
+    static func broker(_ arguments: [String], port: Int = brokerPort) async throws -> String {
         var environment = ProcessInfo.processInfo.environment
         environment["EVENTBUS_BROKER_PORT"] = "\(port)"
         environment.removeValue(forKey: "EVENTBUS_BROKER_TLS_PORT")
@@ -51,7 +54,7 @@ enum BusTestEnvironment {
     }
 
     /// Closes, from the broker side, the connection whose client-provided name is `name`.
-    static func closeConnection(named name: String, port: Int = 5682) async throws {
+    static func closeConnection(named name: String, port: Int = brokerPort) async throws {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             let listing = try await broker(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
