@@ -4,14 +4,32 @@ import Foundation
 /// Memory for the C structures one library call needs (strings, tables, properties), freed all at once when
 /// the arena is released. librabbitmq-c keeps the pointers it is given only for the duration of the call.
 ///
-/// An arena is filled by one thread and then handed whole to the connection thread, hence `@unchecked Sendable`.
+/// The connection thread keeps one arena and ``reset()``s it before each call, so encoding a publish or a
+/// request allocates nothing once the arena has grown to fit. An arena is used by one thread at a time, hence
+/// `@unchecked Sendable`.
 final class CArena: @unchecked Sendable {
-    private var chunks: [UnsafeMutableRawPointer] = []
+    private var chunks: [(pointer: UnsafeMutableRawPointer, size: Int)] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
 
     deinit {
-        for chunk in chunks { free(chunk) }
+        for chunk in chunks { free(chunk.pointer) }
+    }
+
+    /// Makes all the memory reusable (everything handed out before is invalid). Keeps one chunk as large as
+    /// everything allocated so far, so the next use of the same size allocates nothing.
+    func reset() {
+        if chunks.count > 1 {
+            let total = chunks.reduce(0) { $0 + $1.size }
+            for chunk in chunks { free(chunk.pointer) }
+            chunks.removeAll(keepingCapacity: true)
+            cursor = nil
+            remaining = 0
+            _ = allocate(total)
+        }
+        guard let first = chunks.first else { return }
+        cursor = first.pointer
+        remaining = first.size
     }
 
     /// Bump-allocates `count` bytes aligned to 8.
@@ -23,7 +41,7 @@ final class CArena: @unchecked Sendable {
                 // Out of memory: nothing sensible is left to do for this process.
                 fatalError("malloc(\(chunkSize)) failed")
             }
-            chunks.append(chunk)
+            chunks.append((chunk, chunkSize))
             cursor = chunk
             remaining = chunkSize
         }

@@ -34,13 +34,16 @@ public final class AMQPChannel: Sendable {
     /// Sends one request and waits for its reply.
     private func rpc(
         expecting expected: [amqp_method_number_t],
+        deliveryNeedsAck: Bool = false,
         _ send: @escaping @Sendable (amqp_connection_state_t, UInt16, CArena) -> Int32
     ) async throws -> RPCReply {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in
             let state = self.state
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in
-                    driver.rpc(on: state, expecting: expected, complete: { continuation.resume(with: $0.mapError { $0 as any Error }) }, send: send)
+                    driver.rpc(
+                        on: state, expecting: expected, deliveryNeedsAck: deliveryNeedsAck,
+                        complete: { continuation.resume(with: $0.mapError { $0 as any Error }) }, send: send)
                 },
                 fail: { continuation.resume(throwing: $0) }))
         }
@@ -172,7 +175,7 @@ public final class AMQPChannel: Sendable {
         guard window >= 1 else { throw AMQPError.invalidArgument("the confirm window must be at least 1, got \(window)") }
         _ = try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in
             let state = self.state
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in driver.enableConfirms(on: state, window: window) { continuation.resume(with: $0.mapError { $0 as any Error }) } },
                 fail: { continuation.resume(throwing: $0) }))
         }
@@ -182,12 +185,21 @@ public final class AMQPChannel: Sendable {
     ///
     /// On a confirm-mode channel (``confirmSelect(window:)``) this returns when the broker has taken
     /// responsibility for the message (`basic.ack`), and throws ``AMQPError/nacked`` on `basic.nack`. Many
-    /// publishes may be in flight at once from concurrent tasks; each completes with its own confirm. Without
-    /// confirms it returns once the message was written to the socket, and the broker may still drop it.
+    /// publishes may be in flight at once from concurrent tasks; each completes with its own confirm.
+    ///
+    /// Without confirms the broker may drop a message anyway, so this does not wait for the socket either: it
+    /// returns as soon as the message is queued for the connection's thread, as long as fewer than
+    /// ``transientPublishBacklog`` messages are queued unsent on the connection; beyond that it waits until this
+    /// message was written to the socket (backpressure). Queued messages keep their order, and
+    /// ``AMQPConnection/close()`` writes them before closing (unless the broker blocks the connection). A message
+    /// queued this way that cannot be written (the channel or connection closed meanwhile) is dropped with a log
+    /// entry; the failure surfaces on the next operation. Messages with a `headers` table, or a short string field
+    /// (exchange, routing key, a property) over 255 bytes, always wait for the socket, so that an encoding error
+    /// reaches the caller.
     ///
     /// A `mandatory` message that no queue is bound for throws ``AMQPError/returned(replyCode:replyText:exchange:routingKey:)``
     /// (on a confirm-mode channel; without confirms a return can only be logged). While the broker blocks the
-    /// connection (``AMQPConnection/isBlocked``) publishes wait.
+    /// connection (``AMQPConnection/isBlocked``) publishes wait (without confirms: once the backlog is full).
     public func publish(
         _ body: Data,
         exchange: String = "",
@@ -195,17 +207,33 @@ public final class AMQPChannel: Sendable {
         mandatory: Bool = false,
         properties: AMQPProperties = AMQPProperties()
     ) async throws {
-        if let reason = state.closedReason.withLock({ $0 }) { throw reason }
+        if state.isClosed.load(ordering: .acquiring), let reason = state.closedReason.withLock({ $0 }) { throw reason }
+        if !state.confirmSelected.load(ordering: .acquiring),
+            PublishRequest.alwaysEncodable(exchange: exchange, routingKey: routingKey, properties: properties)
+        {
+            let queued = driver.enqueueTransientPublish(.publish(
+                PublishRequest(
+                    exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body,
+                    continuation: nil),
+                state))
+            switch queued {
+            case .success(true): return
+            case .success(false): break
+            case .failure(let error): throw error
+            }
+        }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let request = PublishRequest(
-                exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body,
-                complete: { continuation.resume(with: $0.mapError { $0 as any Error }) })
-            let state = self.state
-            driver.submit(Command(
-                run: { driver in driver.publish(request, on: state) },
-                fail: { continuation.resume(throwing: $0) }))
+            driver.submit(.publish(
+                PublishRequest(
+                    exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body,
+                    continuation: continuation),
+                state))
         }
     }
+
+    /// How many transient publishes (on channels without confirms) a connection queues before
+    /// ``publish(_:exchange:routingKey:mandatory:properties:)`` waits for the socket.
+    public static var transientPublishBacklog: Int { ConnectionDriver.transientBacklogLimit }
 
     // MARK: - Consuming
 
@@ -233,14 +261,12 @@ public final class AMQPChannel: Sendable {
     ) async throws -> AMQPConsumer {
         if let prefetch { try await basicQos(prefetchCount: prefetch) }
         let tag = consumerTag ?? "eventbus-\(UInt64.random(in: 1...UInt64.max))"
-        let (stream, sink) = AsyncThrowingStream.makeStream(of: AMQPDelivery.self)
-        let consumer = AMQPConsumer(consumerTag: tag, channel: self, stream: stream)
-        sink.onTermination = { [weak self] termination in
-            if case .cancelled = termination, let self { self.cancelInBackground(consumerTag: tag) }
-        }
+        let sink = DeliveryBuffer()
+        let consumer = AMQPConsumer(consumerTag: tag, channel: self, buffer: sink)
+        sink.setOnCancel { [weak self] in self?.cancelInBackground(consumerTag: tag) }
         _ = try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in
             let state = self.state
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in
                     driver.consume(
                         on: state, queue: queue, consumerTag: tag, exclusive: exclusive, arguments: arguments, sink: sink,
@@ -259,7 +285,7 @@ public final class AMQPChannel: Sendable {
     public func cancel(consumerTag: String) async throws {
         _ = try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in
             let state = self.state
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in driver.cancel(consumerTag: consumerTag, on: state) { continuation.resume(with: $0.mapError { $0 as any Error }) } },
                 fail: { continuation.resume(throwing: $0) }))
         }
@@ -267,12 +293,12 @@ public final class AMQPChannel: Sendable {
 
     private func cancelInBackground(consumerTag: String) {
         let state = self.state
-        driver.submit(Command(run: { driver in driver.cancel(consumerTag: consumerTag, on: state) { _ in } }, fail: { _ in }))
+        driver.submit(.closure(run: { driver in driver.cancel(consumerTag: consumerTag, on: state) { _ in } }, fail: { _ in }))
     }
 
     /// Fetches one message from `queue` without a consumer (one round trip); `nil` when the queue is empty.
     public func get(queue: String, noAck: Bool = false) async throws -> AMQPDelivery? {
-        let reply = try await rpc(expecting: [CR_BASIC_GET_OK_METHOD, CR_BASIC_GET_EMPTY_METHOD]) { state, id, arena in
+        let reply = try await rpc(expecting: [CR_BASIC_GET_OK_METHOD, CR_BASIC_GET_EMPTY_METHOD], deliveryNeedsAck: !noAck) { state, id, arena in
             var method = amqp_basic_get_t(ticket: 0, queue: arena.bytes(queue), no_ack: noAck ? 1 : 0)
             return amqp_send_method(state, id, CR_BASIC_GET_METHOD, &method)
         }
@@ -288,6 +314,10 @@ public final class AMQPChannel: Sendable {
     /// Acknowledges a delivery (with `multiple`, every unacknowledged one up to it). Queued for the connection
     /// thread without waiting; throws at once when the channel is already closed. An unknown tag makes the broker
     /// close the channel with `PRECONDITION_FAILED`.
+    ///
+    /// Single acks that reach the connection thread together go out as one `basic.ack multiple` when that settles
+    /// exactly the same deliveries (every unacknowledged delivery up to the highest tag is among them), otherwise
+    /// one by one.
     public func ack(_ deliveryTag: UInt64, multiple: Bool = false) throws {
         try acknowledge(.ack(multiple: multiple), deliveryTag)
     }
@@ -304,11 +334,8 @@ public final class AMQPChannel: Sendable {
     }
 
     private func acknowledge(_ kind: AcknowledgementKind, _ tag: UInt64) throws {
-        if let reason = state.closedReason.withLock({ $0 }) { throw reason }
-        let state = self.state
-        if let failure = driver.enqueue(Command(run: { driver in driver.acknowledge(kind, tag: tag, on: state) }, fail: { _ in })) {
-            throw failure
-        }
+        if state.isClosed.load(ordering: .acquiring), let reason = state.closedReason.withLock({ $0 }) { throw reason }
+        if let failure = driver.enqueue(.acknowledge(kind, tag: tag, state)) { throw failure }
     }
 
     // MARK: - Closing
@@ -318,7 +345,7 @@ public final class AMQPChannel: Sendable {
     public func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let state = self.state
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in driver.closeChannel(state) { continuation.resume() } },
                 fail: { _ in continuation.resume() }))
         }

@@ -66,7 +66,7 @@ public final class AMQPConnection: Sendable, CustomStringConvertible {
     /// Opens a new channel: one round trip.
     public func openChannel() async throws -> AMQPChannel {
         let state = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ChannelState, any Error>) in
-            driver.submit(Command(
+            driver.submit(.closure(
                 run: { driver in driver.openChannel { continuation.resume(with: $0.mapError { $0 as any Error }) } },
                 fail: { continuation.resume(throwing: $0) }))
         }

@@ -3,35 +3,61 @@ import Foundation
 import Synchronization
 
 /// Everything the connection thread knows about one channel. Only the connection thread reads or writes the
-/// `var`s; other threads hold the reference only to name the channel in commands. `closedReason` is the one
-/// field other threads may read.
+/// `var`s; other threads hold the reference only to name the channel in commands. `closedReason`, `isClosed` and
+/// `confirmSelected` are the fields other threads may read.
 final class ChannelState: @unchecked Sendable {
+    typealias Sink = DeliveryBuffer
+
     let id: UInt16
     /// Set once, when the channel closes; readable from any thread for fast failure.
     let closedReason = Mutex<AMQPError?>(nil)
+    /// Set right after `closedReason`: a lock-free check for the common case of an open channel.
+    let isClosed = Atomic<Bool>(false)
+    /// Set once `confirm.select` succeeded; readable from any thread (publishers choose how to wait by it).
+    let confirmSelected = Atomic<Bool>(false)
 
     var isOpen = true
     var rpcs: [PendingRPC] = []
-    var content: ContentAssembly?
-    var consumers: [String: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation] = [:]
+    /// The message whose frames are arriving.
+    let content = ContentAssembly()
+    var consumers: [String: Sink] = [:] {
+        didSet { lastConsumer = nil }
+    }
+    /// The consumer of the previous delivery: most deliveries go to the same one, found without hashing the tag.
+    private var lastConsumer: (tag: String, sink: Sink)?
+    /// The consumer tag, exchange and routing key of the previous message, to reuse their `String`s.
+    var recentConsumerTag = RecentString()
+    var recentExchange = RecentString()
+    var recentRoutingKey = RecentString()
+
+    /// Deliveries the broker counts as unacknowledged, and single acks queued in the current command batch.
+    var unacked = UnackedDeliveries()
+    var pendingAcks: [UInt64] = []
 
     var confirmMode = false
     var confirmWindow = 1_000
-    var nextPublishTag: UInt64 = 1
-    var lowestUnconfirmed: UInt64 = 1
-    var pendingConfirms: [UInt64: PendingConfirm] = [:]
+    var pendingConfirms = PendingConfirms()
     /// Publishes held back by the confirm window or a blocked connection, in order.
-    var deferred: [PublishRequest] = []
+    var deferred: [PublishRequest?] = []
     var deferredHead = 0
 
     init(id: UInt16) {
         self.id = id
     }
 
+    /// The consumer registered under `tag`.
+    func consumer(for tag: String) -> Sink? {
+        if let lastConsumer, lastConsumer.tag == tag { return lastConsumer.sink }
+        guard let sink = consumers[tag] else { return nil }
+        lastConsumer = (tag, sink)
+        return sink
+    }
+
     var hasDeferred: Bool { deferredHead < deferred.count }
 
     func popDeferred() -> PublishRequest {
-        let request = deferred[deferredHead]
+        // Every slot from `deferredHead` on holds a request.
+        let request = deferred.moveOut(at: deferredHead)!
         deferredHead += 1
         if deferredHead == deferred.count {
             deferred.removeAll(keepingCapacity: true)

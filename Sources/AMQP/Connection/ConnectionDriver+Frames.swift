@@ -8,34 +8,35 @@ extension ConnectionDriver {
         case CR_FRAME_METHOD:
             if frame.channel == 0 {
                 connectionMethod(frame.payload.method)
-            } else if let channel = channels[frame.channel] {
+            } else if let channel = lookUpChannel(frame.channel) {
                 channelMethod(frame.payload.method, on: channel)
             } else {
                 logger.debug("AMQP method for a closed channel ignored", metadata: ["channel": "\(frame.channel)", "method": "\(frame.payload.method.id)"])
             }
         case CR_FRAME_HEADER:
-            guard let channel = channels[frame.channel], var content = channel.content, !content.headerSeen else {
+            guard let channel = lookUpChannel(frame.channel), channel.content.awaitsHeader else {
                 logger.debug("AMQP content header without a method ignored", metadata: ["channel": "\(frame.channel)"])
                 return
             }
-            if let decoded = frame.payload.properties.decoded {
-                content.properties = CDecoding.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            let content = channel.content
+            let properties = frame.payload.properties.decoded.map {
+                CDecoding.properties($0.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
             }
-            content.bodySize = Int(frame.payload.properties.body_size)
-            content.headerSeen = true
-            content.body.reserveCapacity(content.bodySize)
-            channel.content = content
-            if content.bodySize == 0 { completeContent(on: channel) }
+            content.header(bodySize: Int(frame.payload.properties.body_size), properties: properties)
+            if content.isComplete { completeContent(on: channel) }
         case CR_FRAME_BODY:
-            guard let channel = channels[frame.channel], channel.content?.headerSeen == true else {
+            guard let channel = lookUpChannel(frame.channel), channel.content.awaitsBody else {
                 logger.debug("AMQP body frame without a header ignored", metadata: ["channel": "\(frame.channel)"])
                 return
             }
             let fragment = frame.payload.body_fragment
+            let complete: Bool
             if fragment.len > 0, let bytes = fragment.bytes {
-                channel.content!.body.append(bytes.assumingMemoryBound(to: UInt8.self), count: fragment.len)
+                complete = channel.content.append(bytes, count: fragment.len)
+            } else {
+                complete = channel.content.isComplete
             }
-            if channel.content!.body.count >= channel.content!.bodySize { completeContent(on: channel) }
+            if complete { completeContent(on: channel) }
         default:
             break
         }
@@ -74,10 +75,11 @@ extension ConnectionDriver {
         switch method.id {
         case CR_BASIC_DELIVER_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            channel.content = ContentAssembly(kind: .deliver(
-                consumerTag: CDecoding.string(m.consumer_tag), deliveryTag: m.delivery_tag,
-                redelivered: m.redelivered != 0, exchange: CDecoding.string(m.exchange),
-                routingKey: CDecoding.string(m.routing_key)))
+            channel.unacked.delivered(m.delivery_tag)
+            channel.content.start(.deliver(
+                consumerTag: channel.recentConsumerTag.decode(m.consumer_tag), deliveryTag: m.delivery_tag,
+                redelivered: m.redelivered != 0, exchange: channel.recentExchange.decode(m.exchange),
+                routingKey: channel.recentRoutingKey.decode(m.routing_key)))
         case CR_BASIC_ACK_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: true)
@@ -86,15 +88,16 @@ extension ConnectionDriver {
             confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: false)
         case CR_BASIC_RETURN_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            channel.content = ContentAssembly(kind: .returned(
+            channel.content.start(.returned(
                 replyCode: m.reply_code, replyText: CDecoding.string(m.reply_text),
-                exchange: CDecoding.string(m.exchange), routingKey: CDecoding.string(m.routing_key)))
+                exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key)))
         case CR_BASIC_GET_OK_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
             guard let rpc = popRPC(on: channel, replying: method.id) else { return }
-            channel.content = ContentAssembly(kind: .getOk(
+            if rpc.deliveryNeedsAck { channel.unacked.delivered(m.delivery_tag) }
+            channel.content.start(.getOk(
                 rpc, deliveryTag: m.delivery_tag, redelivered: m.redelivered != 0,
-                exchange: CDecoding.string(m.exchange), routingKey: CDecoding.string(m.routing_key),
+                exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key),
                 messageCount: m.message_count))
         case CR_BASIC_CANCEL_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
@@ -104,6 +107,7 @@ extension ConnectionDriver {
                 _ = amqp_send_method(state, channel.id, CR_BASIC_CANCEL_OK_METHOD, &ok)
             }
             logger.warning("AMQP consumer cancelled by the broker", metadata: ["consumerTag": "\(tag)"])
+            flushCompletions()
             channel.consumers.removeValue(forKey: tag)?.finish(throwing: AMQPError.consumerCancelledByBroker(consumerTag: tag))
         case CR_CHANNEL_CLOSE_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
@@ -120,6 +124,7 @@ extension ConnectionDriver {
             _ = amqp_send_method(state, channel.id, CR_CHANNEL_FLOW_OK_METHOD, &ok)
         default:
             guard let rpc = popRPC(on: channel, replying: method.id) else { return }
+            flushCompletions()
             rpc.complete(.success(decodeReply(method)))
         }
     }
@@ -156,29 +161,30 @@ extension ConnectionDriver {
     // MARK: - Content
 
     private func completeContent(on channel: ChannelState) {
-        guard let content = channel.content else { return }
-        channel.content = nil
-        switch content.kind {
+        guard let (kind, properties, body) = channel.content.take() else { return }
+        switch kind {
         case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
             let delivery = AMQPDelivery(
-                body: content.body, properties: content.properties, deliveryTag: deliveryTag, redelivered: redelivered,
+                body: body, properties: properties, deliveryTag: deliveryTag, redelivered: redelivered,
                 exchange: exchange, routingKey: routingKey, consumerTag: consumerTag, messageCount: nil)
-            if let consumer = channel.consumers[consumerTag] {
-                consumer.yield(delivery)
+            if let consumer = channel.consumer(for: consumerTag) {
+                completions.yield(consume delivery, to: consumer)
             } else {
                 // The consumer was cancelled here while the broker was still sending: give the message back.
                 logger.debug("AMQP delivery for a cancelled consumer requeued", metadata: ["consumerTag": "\(consumerTag)"])
+                channel.unacked.settle(deliveryTag)
                 let status = amqp_basic_reject(state, channel.id, deliveryTag, 1)
                 if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
             }
         case .returned(let replyCode, let replyText, let exchange, let routingKey):
             returned(
                 on: channel, error: .returned(replyCode: AMQPReplyCode(rawValue: replyCode), replyText: replyText, exchange: exchange, routingKey: routingKey),
-                exchange: exchange, routingKey: routingKey, body: content.body)
+                exchange: exchange, routingKey: routingKey, body: body)
         case .getOk(let rpc, let deliveryTag, let redelivered, let exchange, let routingKey, let messageCount):
             let delivery = AMQPDelivery(
-                body: content.body, properties: content.properties, deliveryTag: deliveryTag, redelivered: redelivered,
+                body: body, properties: properties, deliveryTag: deliveryTag, redelivered: redelivered,
                 exchange: exchange, routingKey: routingKey, consumerTag: "", messageCount: messageCount)
+            flushCompletions()
             rpc.complete(.success(.getOk(delivery)))
         }
     }
@@ -187,16 +193,11 @@ extension ConnectionDriver {
     /// matched to the oldest unconfirmed mandatory publish with the same exchange, routing key and body.
     private func returned(on channel: ChannelState, error: AMQPError, exchange: String, routingKey: String, body: Data) {
         if channel.confirmMode {
-            var tag = channel.lowestUnconfirmed
-            while tag < channel.nextPublishTag {
-                if let pending = channel.pendingConfirms[tag], pending.returned == nil, pending.request.mandatory,
-                    pending.request.exchange == exchange, pending.request.routingKey == routingKey, pending.request.body == body
-                {
-                    channel.pendingConfirms[tag]!.returned = error
-                    return
-                }
-                tag += 1
+            let matched = channel.pendingConfirms.markReturned(error) { pending in
+                pending.request.mandatory && pending.request.exchange == exchange && pending.request.routingKey == routingKey
+                    && pending.request.body == body
             }
+            if matched { return }
         }
         logger.warning("AMQP message returned by the broker", metadata: ["error": "\(error)"])
     }
@@ -210,26 +211,19 @@ extension ConnectionDriver {
         }
         func complete(_ pending: PendingConfirm) {
             if !ack {
-                pending.request.complete(.failure(.nacked))
+                completions.resume(pending.continuation, .failure(.nacked))
+                if pending.continuation == nil { logger.warning("AMQP transient publish nacked by the broker") }
             } else if let returned = pending.returned {
-                pending.request.complete(.failure(returned))
+                completions.resume(pending.continuation, .failure(returned))
             } else {
-                pending.request.complete(.success(()))
+                completions.resume(pending.continuation, .success(()))
             }
         }
         if multiple {
-            let upTo = tag == 0 ? channel.nextPublishTag - 1 : tag
-            var current = channel.lowestUnconfirmed
-            while current <= upTo {
-                if let pending = channel.pendingConfirms.removeValue(forKey: current) { complete(pending) }
-                current += 1
-            }
-            channel.lowestUnconfirmed = max(channel.lowestUnconfirmed, upTo + 1)
-        } else if let pending = channel.pendingConfirms.removeValue(forKey: tag) {
+            let upTo = tag == 0 ? channel.pendingConfirms.nextTag - 1 : tag
+            channel.pendingConfirms.removeAll(through: upTo, complete)
+        } else if let pending = channel.pendingConfirms.remove(tag) {
             complete(pending)
-        }
-        while channel.lowestUnconfirmed < channel.nextPublishTag, channel.pendingConfirms[channel.lowestUnconfirmed] == nil {
-            channel.lowestUnconfirmed += 1
         }
         flushDeferred(channel)
     }

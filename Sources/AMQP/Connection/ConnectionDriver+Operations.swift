@@ -27,25 +27,28 @@ extension ConnectionDriver {
     }
 
     /// Registers the reply's receiver, then sends the request (librabbitmq-c encodes it during the call, so the
-    /// arena may go right after).
+    /// scratch arena is free again right after).
     func rpc(
         on channel: ChannelState,
         expecting expected: [amqp_method_number_t],
+        deliveryNeedsAck: Bool = false,
         complete: @escaping (Result<RPCReply, AMQPError>) -> Void,
         send: (amqp_connection_state_t, UInt16, CArena) -> Int32
     ) {
         guard channel.isOpen, let state else {
+            flushCompletions()
             complete(.failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
             return
         }
-        channel.rpcs.append(PendingRPC(expected: expected, complete: complete))
-        let arena = CArena()
-        let status = send(state, channel.id, arena)
+        channel.rpcs.append(PendingRPC(expected: expected, deliveryNeedsAck: deliveryNeedsAck, complete: complete))
+        scratch.reset()
+        let status = send(state, channel.id, scratch)
         if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
     }
 
     func closeChannel(_ channel: ChannelState, completion: @escaping @Sendable () -> Void) {
         guard channel.isOpen, let state else {
+            flushCompletions()
             completion()
             return
         }
@@ -60,16 +63,16 @@ extension ConnectionDriver {
 
     // MARK: - Publishing
 
-    func publish(_ request: PublishRequest, on channel: ChannelState) {
+    func publish(_ request: consuming PublishRequest, on channel: ChannelState) {
         guard channel.isOpen else {
-            request.complete(.failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
+            dropUnsent(request, .failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
             return
         }
         if blocked || channel.hasDeferred || !channel.windowOpen {
-            channel.deferred.append(request)
+            channel.deferred.append(consume request)
             return
         }
-        send(request, on: channel)
+        send(consume request, on: channel)
     }
 
     /// Sends held-back publishes while the window is open and the connection is not blocked.
@@ -79,26 +82,47 @@ extension ConnectionDriver {
         }
     }
 
-    private func send(_ request: PublishRequest, on channel: ChannelState) {
-        guard let state else { return }
+    /// Completes a publish that never reached the socket.
+    func dropUnsent(_ request: PublishRequest, _ result: Result<Void, AMQPError>) {
+        if request.continuation == nil {
+            transientSettled += 1
+            if case .failure(let error) = result {
+                logger.debug("AMQP queued transient publish dropped", metadata: ["error": "\(error)"])
+            }
+        }
+        completions.resume(request.continuation, result)
+    }
+
+    private func send(_ request: consuming PublishRequest, on channel: ChannelState) {
+        guard let state else {
+            dropUnsent(request, .failure(.connectionClosed))
+            return
+        }
+        if request.continuation == nil { transientSettled += 1 }
+        willWrite()
+        scratch.reset()
+        var properties = scratch.properties(request.properties)
+        let exchange = scratch.bytes(request.exchange)
+        let routingKey = scratch.bytes(request.routingKey)
         let status = request.body.withUnsafeBytes { body in
             amqp_basic_publish(
-                state, channel.id, request.cExchange, request.cRoutingKey, request.mandatory ? 1 : 0, 0,
-                &request.cProperties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+                state, channel.id, exchange, routingKey, request.mandatory ? 1 : 0, 0,
+                &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
         }
         switch status {
         case AMQP_STATUS_OK.rawValue:
             if channel.confirmMode {
-                channel.pendingConfirms[channel.nextPublishTag] = PendingConfirm(request: request)
-                channel.nextPublishTag += 1
+                channel.pendingConfirms.append(PendingConfirm(request))
             } else {
-                request.complete(.success(()))
+                completions.resume(request.continuation, .success(()))
             }
         case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue:
             // Nothing reached the socket: the message itself cannot be encoded.
-            request.complete(.failure(.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")))
+            let error = AMQPError.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")
+            if request.continuation == nil { logger.error("AMQP queued transient publish dropped", metadata: ["error": "\(error)"]) }
+            completions.resume(request.continuation, .failure(error))
         default:
-            request.complete(.failure(.connectionLost(reason: CDecoding.statusText(status))))
+            completions.resume(request.continuation, .failure(.connectionLost(reason: CDecoding.statusText(status))))
             socketFailed(status)
         }
     }
@@ -108,6 +132,7 @@ extension ConnectionDriver {
             if case .success = result {
                 channel.confirmMode = true
                 channel.confirmWindow = window
+                channel.confirmSelected.store(true, ordering: .releasing)
             }
             complete(result)
         }) { state, id, _ in
@@ -120,7 +145,7 @@ extension ConnectionDriver {
 
     func consume(
         on channel: ChannelState, queue: String, consumerTag: String, exclusive: Bool, arguments: AMQPTable,
-        sink: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation,
+        sink: DeliveryBuffer,
         complete: @escaping (Result<RPCReply, AMQPError>) -> Void
     ) {
         // The stream is registered before basic.consume is sent: the first delivery may follow consume-ok at once.
@@ -153,22 +178,4 @@ extension ConnectionDriver {
             return amqp_send_method(state, id, CR_BASIC_CANCEL_METHOD, &cancel)
         }
     }
-
-    /// Sends `basic.ack`, `basic.nack` or `basic.reject`. No reply: an unknown tag closes the channel later.
-    func acknowledge(_ kind: AcknowledgementKind, tag: UInt64, on channel: ChannelState) {
-        guard channel.isOpen, let state else { return }
-        let status: Int32
-        switch kind {
-        case .ack(let multiple): status = amqp_basic_ack(state, channel.id, tag, multiple ? 1 : 0)
-        case .nack(let multiple, let requeue): status = amqp_basic_nack(state, channel.id, tag, multiple ? 1 : 0, requeue ? 1 : 0)
-        case .reject(let requeue): status = amqp_basic_reject(state, channel.id, tag, requeue ? 1 : 0)
-        }
-        if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
-    }
-}
-
-enum AcknowledgementKind: Sendable {
-    case ack(multiple: Bool)
-    case nack(multiple: Bool, requeue: Bool)
-    case reject(requeue: Bool)
 }

@@ -17,20 +17,26 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     public let consumerTag: String
     /// The channel the consumer runs on; acknowledge deliveries here.
     public let channel: AMQPChannel
-    let stream: AsyncThrowingStream<AMQPDelivery, any Error>
+    let buffer: DeliveryBuffer
 
     /// The sequence's iterator.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<AMQPDelivery, any Error>.AsyncIterator
+        let buffer: DeliveryBuffer
 
         /// The next delivery; `nil` after the consumer was cancelled. Throws the ``AMQPError`` that ended it.
         public mutating func next() async throws -> AMQPDelivery? {
-            try await base.next()
+            try await buffer.next()
+        }
+
+        /// The next delivery, waiting on the caller's actor (no hop to the global executor and back when a
+        /// delivery is buffered or arrives); otherwise as ``next()``.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> AMQPDelivery? {
+            try await buffer.next(isolation: actor)
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream.makeAsyncIterator())
+        AsyncIterator(buffer: buffer)
     }
 
     /// Acknowledges a delivery of this consumer.
