@@ -29,7 +29,8 @@ private struct OutboxBenchEvent: IntegrationEvent {
 /// last 10 000 (`x-max-length`), so a long run does not fill the broker's disk; publishes stay persistent and
 /// confirmed.
 ///
-/// `EVENTBUS_OUTBOX_BENCH_CONCURRENCY` sets the number of saving tasks (default 64).
+/// `EVENTBUS_OUTBOX_BENCH_CONCURRENCY` sets the number of saving tasks (default 64),
+/// `EVENTBUS_OUTBOX_BENCH_EVENTS_PER_TRANSACTION` how many events each transaction saves (default 1).
 ///
 /// - Parameters:
 ///   - store: `"sqlite"` (a new file in a temporary directory) or `"postgres"` (a new schema, dropped afterwards).
@@ -39,7 +40,9 @@ private struct OutboxBenchEvent: IntegrationEvent {
 func runOutboxBenchmark(store: String, count: Int, brokerURL: String, postgresURL: String?) async throws
     -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double)
 {
-    let concurrency = Int(ProcessInfo.processInfo.environment["EVENTBUS_OUTBOX_BENCH_CONCURRENCY"] ?? "") ?? 64
+    let environment = ProcessInfo.processInfo.environment
+    let concurrency = max(1, Int(environment["EVENTBUS_OUTBOX_BENCH_CONCURRENCY"] ?? "") ?? 64)
+    let eventsPerTransaction = max(1, Int(environment["EVENTBUS_OUTBOX_BENCH_EVENTS_PER_TRANSACTION"] ?? "") ?? 1)
     let exchange = "outbox-bench.\(UInt32.random(in: 0...UInt32.max))"
     let queue = "\(exchange).events"
     let admin = try await AMQPConnection.connect(url: brokerURL, connectionName: "outbox-bench-admin")
@@ -55,7 +58,8 @@ func runOutboxBenchmark(store: String, count: Int, brokerURL: String, postgresUR
         try await channel.queueDeclare(queue, durable: true, arguments: ["x-max-length": .int32(10_000)])
         try await channel.queueBind(queue, exchange: exchange, routingKey: OutboxBenchEvent.eventTypeName)
         let result = try await runOutboxBenchmark(
-            store: store, count: count, exchange: exchange, brokerURL: brokerURL, postgresURL: postgresURL, concurrency: concurrency)
+            store: store, count: count, exchange: exchange, brokerURL: brokerURL, postgresURL: postgresURL, concurrency: concurrency,
+            eventsPerTransaction: eventsPerTransaction)
         _ = try? await channel.queueDelete(queue)
         try? await channel.exchangeDelete(exchange)
         await admin.close()
@@ -69,7 +73,7 @@ func runOutboxBenchmark(store: String, count: Int, brokerURL: String, postgresUR
 }
 
 private func runOutboxBenchmark(
-    store: String, count: Int, exchange: String, brokerURL: String, postgresURL: String?, concurrency: Int
+    store: String, count: Int, exchange: String, brokerURL: String, postgresURL: String?, concurrency: Int, eventsPerTransaction: Int
 ) async throws -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double) {
     var configuration = try RabbitMQEventBusConfiguration(url: brokerURL, serviceName: "outbox-bench")
     configuration.exchange = exchange
@@ -88,12 +92,14 @@ private func runOutboxBenchmark(
             try db.execute(sql: "CREATE TABLE catalog_item (id INTEGER PRIMARY KEY, price TEXT NOT NULL)")
             for id in 0..<1_000 { try db.execute(sql: "INSERT INTO catalog_item (id, price) VALUES (?, '1.00')", arguments: [id]) }
         }
-        return try await measureOutbox(log: sqlite, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency) { index in
-            let event = OutboxBenchEvent(productId: index % 1_000, newPrice: Decimal(index % 500) + 1, oldPrice: 1)
-            return try await sqlite.write { db in
-                try db.execute(
-                    sql: "UPDATE catalog_item SET price = ? WHERE id = ?", arguments: ["\(event.newPrice)", event.productId])
-                return try SQLiteEventStore.save(event, in: db)
+        return try await measureOutbox(
+            log: sqlite, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency,
+            eventsPerTransaction: eventsPerTransaction
+        ) { events in
+            try await sqlite.write { db in
+                try db.cachedStatement(sql: "UPDATE catalog_item SET price = ? WHERE id = ?")
+                    .execute(arguments: ["\(events[0].newPrice)", events[0].productId])
+                return try events.map { try SQLiteEventStore.save($0, in: db) }
             }
         }
     case "postgres":
@@ -117,13 +123,15 @@ private func runOutboxBenchmark(
                 try await client.query(
                     "INSERT INTO catalog_item (id, price) SELECT i, 1.00 FROM generate_series(0, 999) AS i", logger: quiet)
                 let result = try await measureOutbox(
-                    log: postgres, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency
-                ) { index in
-                    let event = OutboxBenchEvent(productId: index % 1_000, newPrice: Decimal(index % 500) + 1, oldPrice: 1)
-                    return try await postgres.withTransaction { connection in
+                    log: postgres, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency,
+                    eventsPerTransaction: eventsPerTransaction
+                ) { events in
+                    try await postgres.withTransaction { connection in
                         try await connection.query(
-                            "UPDATE catalog_item SET price = \(event.newPrice) WHERE id = \(event.productId)", logger: quiet)
-                        return try await PostgresEventStore.save(event, on: connection, logger: quiet)
+                            "UPDATE catalog_item SET price = \(events[0].newPrice) WHERE id = \(events[0].productId)", logger: quiet)
+                        var entries: [IntegrationEventLogEntry] = []
+                        for event in events { entries.append(try await PostgresEventStore.save(event, on: connection, logger: quiet)) }
+                        return entries
                     }
                 }
                 _ = try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: quiet)
@@ -141,28 +149,33 @@ private func runOutboxBenchmark(
 /// Runs the workers, the publisher and the relay; returns the rate and the commit→confirm percentiles.
 private func measureOutbox(
     log: any IntegrationEventLog, bus: TimingBus, rabbit: RabbitMQEventBus, timings: OutboxTimings, count: Int, concurrency: Int,
-    saveOne: @escaping @Sendable (Int) async throws -> IntegrationEventLogEntry
+    eventsPerTransaction: Int, saveInOneTransaction: @escaping @Sendable ([OutboxBenchEvent]) async throws -> [IntegrationEventLogEntry]
 ) async throws -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double) {
     let publisher = OutboxPublisher(log: log, bus: bus)
     let relay = OutboxRelay(log: log, bus: bus)
+    @Sendable func events(from first: Int) -> [OutboxBenchEvent] {
+        (first..<min(first + eventsPerTransaction, count)).map { index in
+            OutboxBenchEvent(productId: index % 1_000, newPrice: Decimal(index % 500) + 1, oldPrice: 1)
+        }
+    }
     return try await withThrowingTaskGroup(of: Void.self) { services in
         services.addTask { try await rabbit.run() }
         services.addTask { try await relay.run() }
         defer { services.cancelAll() }
         // Warm up: the bus connects, the first publish goes through.
-        let warmUp = try await saveOne(-1)
-        await publisher.publish([warmUp])
+        let warmUp = try await saveInOneTransaction([OutboxBenchEvent(productId: 0, newPrice: 1, oldPrice: 1)])
+        await publisher.publish(warmUp)
         let next = OutboxWorkCounter()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { workers in
             for _ in 0..<concurrency {
                 workers.addTask {
                     while true {
-                        let index = next.take()
-                        guard index < count else { return }
-                        let entry = try await saveOne(index)
-                        timings.committed(entry.eventID)
-                        await publisher.publish([entry])
+                        let first = next.take() * eventsPerTransaction
+                        guard first < count else { return }
+                        let entries = try await saveInOneTransaction(events(from: first))
+                        for entry in entries { timings.committed(entry.eventID) }
+                        await publisher.publish(entries)
                     }
                 }
             }
