@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 
-/// The command-line flags of a sample service; each overrides the environment variable of the same meaning.
-struct SampleOptions: ParsableArguments {
+/// The command-line flags of a sample service (`catalog`, `basket`); each overrides the environment variable of
+/// the same meaning.
+public struct SampleOptions: ParsableArguments {
     @Option(help: "Broker URL (EVENTBUS_URL).") var eventbusURL: String?
     @Option(help: "A SQLite path or a postgres:// URL (DATABASE_URL).") var databaseURL: String?
     @Option(help: "Address to listen on (HOST; default 127.0.0.1).") var host: String?
@@ -14,8 +15,10 @@ struct SampleOptions: ParsableArguments {
     @Option(help: "Service queue (EVENTBUS_QUEUE; default the service name).") var queue: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (LOG_LEVEL).") var logLevel: String?
 
+    public init() {}
+
     /// The process environment with the given flags written over their variables.
-    func environment() -> [String: String] {
+    public func environment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         let flags: [(String, String?)] = [
             ("EVENTBUS_URL", eventbusURL), ("DATABASE_URL", databaseURL), ("HOST", host), ("PORT", port.map(String.init)),
