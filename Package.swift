@@ -140,7 +140,11 @@ let package = Package(
             ]
         ),
         // Helpers shared by the test targets (running scripts, controlling the private broker).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["AMQP", "EventBus", "EventBusRabbitMQ", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "AMQPTests",
             dependencies: ["AMQP", "TestSupport"]

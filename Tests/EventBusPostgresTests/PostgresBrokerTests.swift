@@ -3,6 +3,7 @@ import EventBusPostgres
 import EventBusRabbitMQ
 import Foundation
 import PostgresNIO
+import TestSupport
 import Testing
 
 /// Outbox on PostgreSQL + real broker.
@@ -13,15 +14,15 @@ import Testing
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
             let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(service: consumerService, exchange: exchange)
+            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
             let handled = Tally()
             try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
                 await handled.add(event.id.uuidString)
             }
-            let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+            let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             producer.start()
-            defer { TestEnvironment.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteQueues(of: consumerService) }
             try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
             let publisher = OutboxPublisher(log: store, bus: producer.bus)
@@ -31,7 +32,7 @@ import Testing
             let saved = try #require(try await store.entry(eventID: event.id))
             #expect(saved.state == .published)
             #expect(saved.timesSent == 1)
-            try await eventually("the consumer handles the event") { await handled.count(event.id.uuidString) == 1 }
+            try await eventually("the consumer handles the event", timeout: .seconds(30)) { await handled.count(event.id.uuidString) == 1 }
             await producer.stop()
             await consumer.stop()
         }
@@ -43,20 +44,20 @@ import Testing
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
             let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(service: consumerService, exchange: exchange)
+            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
             let handled = Tally()
             try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
                 await handled.add(event.id.uuidString)
             }
             // At commit time the service's broker does not answer (nothing listens on port 1).
             let down = try RunningBus(
-                service: TestEnvironment.unique("catalog"), exchange: exchange, url: "amqp://guest:guest@127.0.0.1:1/"
+                timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, url: "amqp://guest:guest@127.0.0.1:1/"
             ) { $0.publishTimeout = .seconds(1) }
-            let up = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+            let up = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             down.start()
             up.start()
-            defer { TestEnvironment.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteQueues(of: consumerService) }
             try await waitUntilRoutable(up.bus, eventType: "PriceChanged")
 
             let event = PriceChanged(productId: 5, newPrice: 7, oldPrice: 6)
@@ -73,7 +74,7 @@ import Testing
             try await eventually("the relay publishes the event", timeout: .seconds(60)) {
                 try await store.entry(eventID: event.id)?.state == .published
             }
-            try await eventually("the consumer handles it") { await handled.count(event.id.uuidString) >= 1 }
+            try await eventually("the consumer handles it", timeout: .seconds(30)) { await handled.count(event.id.uuidString) >= 1 }
             #expect(await handled.count(event.id.uuidString) == 1)
             #expect(try await store.entry(eventID: event.id)?.timesSent == 2)
             await relay.stop()
@@ -90,7 +91,7 @@ import Testing
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
             let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(service: consumerService, exchange: exchange, store: basket)
+            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange, store: basket)
             let calls = Tally()
             try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription(dedup: .redeliveredOnly)) { event, context in
                 await calls.add(event.id.uuidString)
@@ -104,10 +105,10 @@ import Testing
                         """, logger: logger)
                 }
             }
-            let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+            let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             producer.start()
-            defer { TestEnvironment.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteQueues(of: consumerService) }
             try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
             let event = PriceChanged(productId: 42, newPrice: 3, oldPrice: 2)
@@ -117,9 +118,9 @@ import Testing
             try await producer.bus.publish(entry.rawEvent)
 
             let relay = RunningRelay(OutboxRelay(log: catalog, bus: producer.bus, configuration: .fast(staleAfter: .milliseconds(300))))
-            try await eventually("the relay re-sends the stale event") { try await catalog.entry(eventID: event.id)?.state == .published }
+            try await eventually("the relay re-sends the stale event", timeout: .seconds(30)) { try await catalog.entry(eventID: event.id)?.state == .published }
             #expect(try await catalog.entry(eventID: event.id)?.timesSent == 2)
-            try await eventually("both copies reach the handler") { await calls.count(event.id.uuidString) == 2 }
+            try await eventually("both copies reach the handler", timeout: .seconds(30)) { await calls.count(event.id.uuidString) == 2 }
             let rows = try await basket.client.query("SELECT applied FROM price_effect WHERE product_id = 42", logger: logger)
             var applied: [Int] = []
             for try await value in rows.decode(Int.self) { applied.append(value) }
@@ -135,7 +136,7 @@ import Testing
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
             let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(service: consumerService, exchange: exchange) {
+            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange) {
                 $0.prefetch = 500
                 $0.handlerConcurrency = 4
             }
@@ -145,12 +146,12 @@ import Testing
                 guard !raw.id.hasPrefix("probe-") else { return }
                 await delivered.add(raw.id)
             }
-            let firstBus = try RunningBus(service: TestEnvironment.unique("catalog-1"), exchange: exchange)
-            let secondBus = try RunningBus(service: TestEnvironment.unique("catalog-2"), exchange: exchange)
+            let firstBus = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog-1"), exchange: exchange)
+            let secondBus = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog-2"), exchange: exchange)
             consumer.start()
             firstBus.start()
             secondBus.start()
-            defer { TestEnvironment.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteQueues(of: consumerService) }
             try await waitUntilRoutable(firstBus.bus, eventType: "PriceChanged")
             try await waitUntilRoutable(secondBus.bus, eventType: "PriceChanged")
 

@@ -2,6 +2,7 @@ import EventBus
 import EventBusPostgres
 import Foundation
 import PostgresNIO
+import TestSupport
 import Testing
 
 struct TestFailure: Error {}

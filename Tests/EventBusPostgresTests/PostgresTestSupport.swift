@@ -2,6 +2,7 @@ import EventBus
 import EventBusPostgres
 import Foundation
 import PostgresNIO
+import TestSupport
 import Testing
 
 enum PostgresTestEnvironment {
@@ -96,17 +97,4 @@ func count(_ store: PostgresEventStore, _ table: String) async throws -> Int {
     var result = 0
     for try await value in rows.decode(Int.self) { result = value }
     return result
-}
-
-/// Waits until an event of `eventType` can be published (a consumer's queue is bound): publishes are mandatory.
-func waitUntilRoutable(_ bus: any EventBus, eventType: String) async throws {
-    try await eventually("a queue is bound for \(eventType)", timeout: .seconds(60)) {
-        let probe = RawEvent(eventType: eventType, id: "probe-\(UUID().uuidString)", payload: Data("{}".utf8))
-        do {
-            try await bus.publish(probe)
-            return true
-        } catch {
-            return false
-        }
-    }
 }

@@ -2,6 +2,7 @@ import AMQP
 import EventBus
 import EventBusRabbitMQ
 import Foundation
+import TestSupport
 import Testing
 
 /// Records processed ids in memory and, the first time it records one, lets the test "crash" the consumer
@@ -40,12 +41,12 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
 
 @Suite(.timeLimit(.minutes(2))) struct DedupAndBatchTests {
     @Test func messageRequeuedAfterItsEffectWasRecordedIsNotHandledTwice() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let service = BusTestEnvironment.unique("basket")
+        let exchange = TestEnvironment.unique("exchange")
+        let service = TestEnvironment.unique("basket")
         // The consumer connection is killed by the broker after the effect is recorded and before the ack:
         // the broker redelivers the message (redelivered = true) and the store must stop a second effect.
-        let store = CrashingStore { try await BusTestEnvironment.closeConnection(named: "\(service)-consumer") }
-        let basket = try BusHarness(service: service, exchange: exchange, store: store) {
+        let store = CrashingStore { try await BrokerControl.closeConnection(named: "\(service)-consumer") }
+        let basket = try RunningBus(service: service, exchange: exchange, store: store) {
             $0.reconnect = ReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
         }
         let effects = Recorder()
@@ -54,7 +55,7 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
             if context.redelivered { await redeliveries.record(event.id.uuidString) }
             await effects.record(event.id.uuidString)
         }
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         basket.start()
         catalog.start()
         let inspector = try await Inspector.open()
@@ -75,13 +76,13 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
     }
 
     @Test func outboxStyleDuplicateIsHandledOnceInAlwaysMode() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let basket = try BusHarness(service: BusTestEnvironment.unique("basket"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let basket = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
         let effects = Recorder()
         try await basket.bus.subscribe(PriceChanged.self, options: SubscriptionOptions(dedupMode: .always)) { event, _ in
             await effects.record(event.id.uuidString)
         }
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         basket.start()
         catalog.start()
         let inspector = try await Inspector.open()
@@ -101,15 +102,15 @@ final class CrashingStore: ProcessedMessageStore, @unchecked Sendable {
     }
 
     @Test func batchSubscriptionGetsBatchesWithinBothLimitsAndAFailingBatchIsRetriedWhole() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let basket = try BusHarness(service: BusTestEnvironment.unique("basket"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let basket = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
         let batches = BatchLog()
         let policy = try BatchPolicy(maxEventsPerBatch: 10, preferredBatchSizeInKilobytes: 1, maximumWait: .milliseconds(50))
         try await basket.bus.subscribe(batchesOf: PriceChanged.self, batch: policy, options: SubscriptionOptions(retryPolicy: try fastRetries(5))) { events in
             let failOnce = await batches.record(events.map { ($0.event.productId, $0.context.attempt) }, bytes: events.map { try! EventCodec().encode($0.event).count })
             if failOnce { throw TestFailure(attempt: 1) }
         }
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         let inspector = try await Inspector.open()
         let queue = basket.configuration.queue
         // Fill the queue before consuming starts, so batches can fill up.

@@ -2,14 +2,15 @@ import AMQP
 import EventBus
 import EventBusRabbitMQ
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(2))) struct PublishSubscribeTests {
     @Test func twoConsumingServicesEachGetTheirOwnCopyOfEveryEventType() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let basket = try BusHarness(service: BusTestEnvironment.unique("basket"), exchange: exchange)
-        let ordering = try BusHarness(service: BusTestEnvironment.unique("ordering"), exchange: exchange)
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let basket = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
+        let ordering = try RunningBus(service: TestEnvironment.unique("ordering"), exchange: exchange)
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         let basketPrices = Recorder(), basketStock = Recorder(), orderingPrices = Recorder(), orderingStock = Recorder()
         try await basket.bus.subscribe(PriceChanged.self) { event, _ in await basketPrices.record(event.id.uuidString) }
         try await basket.bus.subscribe(StockChanged.self) { event, _ in await basketStock.record(event.id.uuidString) }
@@ -44,8 +45,8 @@ import Testing
     }
 
     @Test func publishWithNoConsumerQueueFailsInsteadOfDroppingTheEvent() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         catalog.start()
         do {
             try await catalog.bus.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
@@ -64,8 +65,8 @@ import Testing
 
     @Test func aDotNetStylePublisherBodyIsHandled() async throws {
         // eShop's EventBusRabbitMQ publishes PascalCase JSON with only delivery_mode set: no message_id, no type.
-        let exchange = BusTestEnvironment.unique("eshop_event_bus")
-        let basket = try BusHarness(service: BusTestEnvironment.unique("basket"), exchange: exchange)
+        let exchange = TestEnvironment.unique("eshop_event_bus")
+        let basket = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
         let received = ReceivedEvents()
         try await basket.bus.subscribe(PriceChanged.self) { event, context in await received.append(event, context) }
         basket.start()
@@ -88,11 +89,11 @@ import Testing
     }
 
     @Test func ourWireFormatCarriesTheCloudEventsHeadersAndProperties() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         catalog.start()
         let inspector = try await Inspector.open()
-        let queue = BusTestEnvironment.unique("spy")
+        let queue = TestEnvironment.unique("spy")
         try await inspector.channel.exchangeDeclare(exchange, durable: false)
         try await inspector.channel.queueDeclare(queue, durable: false)
         try await inspector.channel.queueBind(queue, exchange: exchange, routingKey: "PriceChanged")

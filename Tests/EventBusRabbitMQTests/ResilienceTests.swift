@@ -2,15 +2,16 @@ import AMQP
 import EventBus
 import EventBusRabbitMQ
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(4))) struct ResilienceTests {
     @Test func twoInstancesOfOneServiceHandleEachOf5000EventsExactlyOnceBetweenThem() async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let service = BusTestEnvironment.unique("basket")
+        let exchange = TestEnvironment.unique("exchange")
+        let service = TestEnvironment.unique("basket")
         let store = InMemoryProcessedMessageStore()  // shared, as a database would be
-        let first = try BusHarness(service: service, exchange: exchange, store: store)
-        let second = try BusHarness(service: service, exchange: exchange, store: store)
+        let first = try RunningBus(service: service, exchange: exchange, store: store)
+        let second = try RunningBus(service: service, exchange: exchange, store: store)
         let effects = Recorder()
         let byInstance = Recorder()
         for (name, harness) in [("first", first), ("second", second)] {
@@ -19,7 +20,7 @@ import Testing
                 await byInstance.record(name)
             }
         }
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange) {
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange) {
             $0.publishConfirmWindow = 500
         }
         first.start()
@@ -41,25 +42,25 @@ import Testing
 
     @Test func closingTheConsumingConnectionAndRestartingTheBrokerMidStreamLosesNothingAndDoublesNothing() async throws {
         // This test restarts its broker, so it runs its own node on another port.
-        let port = Int(BusTestEnvironment.environment["EVENTBUS_RESTART_BROKER_PORT"] ?? "") ?? 5692
-        try await BusTestEnvironment.broker(["start", "--fresh"], port: port)
+        let port = Int(TestEnvironment.environment["EVENTBUS_RESTART_BROKER_PORT"] ?? "") ?? 5692
+        try await BrokerControl.run(["start", "--fresh"], port: port)
         do {
             try await restartScenario(port: port)
         } catch {
-            _ = try? await BusTestEnvironment.broker(["stop"], port: port)
+            _ = try? await BrokerControl.run(["stop"], port: port)
             throw error
         }
-        try await BusTestEnvironment.broker(["stop"], port: port)
+        try await BrokerControl.run(["stop"], port: port)
     }
 
     func restartScenario(port: Int) async throws {
         let url = "amqp://guest:guest@127.0.0.1:\(port)/"
-        let exchange = BusTestEnvironment.unique("exchange")
-        let service = BusTestEnvironment.unique("basket")
-        let basket = try BusHarness(service: service, exchange: exchange, url: url) { $0.exchangeDurable = true }
+        let exchange = TestEnvironment.unique("exchange")
+        let service = TestEnvironment.unique("basket")
+        let basket = try RunningBus(service: service, exchange: exchange, url: url) { $0.exchangeDurable = true }
         let effects = Recorder()
         try await basket.bus.subscribe(PriceChanged.self) { event, _ in await effects.record(event.id.uuidString) }
-        let catalog = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange, url: url) {
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
             $0.exchangeDurable = true
             $0.publishTimeout = .seconds(60)
         }
@@ -72,9 +73,9 @@ import Testing
         let total = 5_000
         let publishing = Task { try await publishConcurrently(total, with: catalog.bus) }
         try await eventually("a first part is handled") { await effects.distinct >= 1_000 }
-        try await BusTestEnvironment.closeConnection(named: "\(service)-consumer", port: port)
+        try await BrokerControl.closeConnection(named: "\(service)-consumer", port: port)
         try await eventually("consuming resumes after the forced close") { await effects.distinct >= 2_000 }
-        try await BusTestEnvironment.broker(["restart"], port: port)
+        try await BrokerControl.run(["restart"], port: port)
         try await publishing.value
         try await eventually("every event handled after the restart", timeout: .seconds(90)) { await effects.distinct == total }
         #expect(await effects.total == total)

@@ -2,6 +2,7 @@ import AMQP
 import EventBus
 import EventBusRabbitMQ
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(2))) struct RetryAndDeadLetterTests {
@@ -9,11 +10,11 @@ import Testing
     func withService(
         retryPolicy: RetryPolicy, filter: EventFilter = .all,
         handler: @escaping EventHandler<PriceChanged>,
-        _ body: (BusHarness, BusHarness, Inspector) async throws -> Void
+        _ body: (RunningBus, RunningBus, Inspector) async throws -> Void
     ) async throws {
-        let exchange = BusTestEnvironment.unique("exchange")
-        let service = try BusHarness(service: BusTestEnvironment.unique("basket"), exchange: exchange)
-        let publisher = try BusHarness(service: BusTestEnvironment.unique("catalog"), exchange: exchange)
+        let exchange = TestEnvironment.unique("exchange")
+        let service = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
+        let publisher = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
         try await service.bus.subscribe(PriceChanged.self, options: SubscriptionOptions(retryPolicy: retryPolicy, filter: filter), handler: handler)
         service.start()
         publisher.start()

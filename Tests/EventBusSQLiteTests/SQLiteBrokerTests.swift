@@ -3,6 +3,7 @@ import EventBusRabbitMQ
 import EventBusSQLite
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// Outbox + real broker: the normal path, a broker down at commit time, and a crash between publish and mark.
@@ -12,15 +13,15 @@ import Testing
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
         let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(service: consumerService, exchange: exchange)
+        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
         let handled = Tally()
         try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
             await handled.add(event.id.uuidString)
         }
-        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteQueues(of: consumerService) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         let publisher = OutboxPublisher(log: store, bus: producer.bus)
@@ -33,7 +34,7 @@ import Testing
         let saved = try #require(try await store.entry(eventID: event.id))
         #expect(saved.state == .published)
         #expect(saved.timesSent == 1)
-        try await eventually("the consumer handles the event") { await handled.count(event.id.uuidString) == 1 }
+        try await eventually("the consumer handles the event", timeout: .seconds(30)) { await handled.count(event.id.uuidString) == 1 }
         #expect(try await store.pendingSummary().count == 0)
         await producer.stop()
         await consumer.stop()
@@ -42,14 +43,14 @@ import Testing
     @Test func aBrokerDownAtCommitLeavesTheEventPublishedFailedAndTheRelayPublishesItOnceTheBrokerIsBack() async throws {
         // This test stops and starts its broker, so it runs its own node on port 5694.
         let port = 5694
-        try await TestEnvironment.broker(["start", "--fresh"], port: port)
+        try await BrokerControl.run(["start", "--fresh"], port: port)
         do {
             try await brokerDownScenario(port: port)
         } catch {
-            _ = try? await TestEnvironment.broker(["stop"], port: port)
+            _ = try? await BrokerControl.run(["stop"], port: port)
             throw error
         }
-        try await TestEnvironment.broker(["stop"], port: port)
+        try await BrokerControl.run(["stop"], port: port)
     }
 
     private func brokerDownScenario(port: Int) async throws {
@@ -58,12 +59,12 @@ import Testing
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
         let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(service: consumerService, exchange: exchange, url: url) { $0.exchangeDurable = true }
+        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange, url: url) { $0.exchangeDurable = true }
         let handled = Tally()
         try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
             await handled.add(event.id.uuidString)
         }
-        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
+        let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
             $0.exchangeDurable = true
             $0.publishTimeout = .seconds(1)
         }
@@ -71,7 +72,7 @@ import Testing
         producer.start()
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
-        try await TestEnvironment.broker(["stop"], port: port)
+        try await BrokerControl.run(["stop"], port: port)
         let publisher = OutboxPublisher(log: store, bus: producer.bus, retryBackoff: .milliseconds(100))
         let event = PriceChanged(productId: 5, newPrice: 7, oldPrice: 6)
         let entry = try await store.write { db in
@@ -85,7 +86,7 @@ import Testing
         #expect(failed.lastError?.isEmpty == false)
         #expect(failed.nextAttemptAt != nil)
 
-        try await TestEnvironment.broker(["start"], port: port)
+        try await BrokerControl.run(["start"], port: port)
         let relay = RunningRelay(OutboxRelay(log: store, bus: producer.bus, configuration: .fast()))
         try await eventually("the relay publishes the event once the broker is back", timeout: .seconds(90)) {
             try await store.entry(eventID: event.id)?.state == .published
@@ -105,7 +106,7 @@ import Testing
         let exchange = TestEnvironment.unique("exchange")
         let consumerService = TestEnvironment.unique("basket")
         // The consumer's bus does not filter duplicates itself (redeliveredOnly): the handler's own transaction does.
-        let consumer = try RunningBus(service: consumerService, exchange: exchange, store: basket)
+        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange, store: basket)
         let calls = Tally()
         try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription(dedup: .redeliveredOnly)) { event, context in
             await calls.add(event.id.uuidString)
@@ -116,10 +117,10 @@ import Testing
                     arguments: [event.productId])
             }
         }
-        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteQueues(of: consumerService) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         let event = PriceChanged(productId: 42, newPrice: 3, oldPrice: 2)
@@ -130,9 +131,9 @@ import Testing
         #expect(try await catalog.entry(eventID: event.id)?.state == .inProgress)
 
         let relay = RunningRelay(OutboxRelay(log: catalog, bus: producer.bus, configuration: .fast(staleAfter: .milliseconds(300))))
-        try await eventually("the relay re-sends the stale event") { try await catalog.entry(eventID: event.id)?.state == .published }
+        try await eventually("the relay re-sends the stale event", timeout: .seconds(30)) { try await catalog.entry(eventID: event.id)?.state == .published }
         #expect(try await catalog.entry(eventID: event.id)?.timesSent == 2)
-        try await eventually("both copies reach the handler") { await calls.count(event.id.uuidString) == 2 }
+        try await eventually("both copies reach the handler", timeout: .seconds(30)) { await calls.count(event.id.uuidString) == 2 }
         let applied = try await basket.database.read { db in try Int.fetchOne(db, sql: "SELECT applied FROM price_effect WHERE product_id = 42") }
         #expect(applied == 1)
         await relay.stop()
@@ -145,16 +146,16 @@ import Testing
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
         let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(service: consumerService, exchange: exchange)
+        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
         let handled = Tally()
         try await consumer.bus.subscribe(eventType: "PriceChanged", options: try testSubscription(dedup: .redeliveredOnly)) { raw, _ in
             guard !raw.id.hasPrefix("probe-") else { return }
             await handled.add(raw.id)
         }
-        let producer = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { TestEnvironment.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteQueues(of: consumerService) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         // Saved but never published by the service (it died after commit): the relay sends all of them.
@@ -171,19 +172,5 @@ import Testing
         await relay.stop()
         await producer.stop()
         await consumer.stop()
-    }
-}
-
-/// Waits until an event of `eventType` can be published (a consuming service has declared and bound its queue):
-/// publishes are mandatory, so one that nobody receives fails.
-func waitUntilRoutable(_ bus: RabbitMQEventBus, eventType: String) async throws {
-    try await eventually("a queue is bound for \(eventType)", timeout: .seconds(60)) {
-        let probe = RawEvent(eventType: eventType, id: "probe-\(UUID().uuidString)", payload: Data("{}".utf8))
-        do {
-            try await bus.publish(probe)
-            return true
-        } catch {
-            return false
-        }
     }
 }

@@ -3,6 +3,7 @@ import EventBusRabbitMQ
 import EventBusSQLite
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// A store on a new file, with a `catalog_item` table standing for the service's own data.

@@ -4,6 +4,7 @@ import EventBus
 import Foundation
 import HummingbirdTesting
 import SampleSupport
+import TestSupport
 import Testing
 
 /// How Basket handles `ProductPriceChangedIntegrationEvent`s that arrive twice, late, or from .NET eShop.

@@ -5,6 +5,7 @@ import Foundation
 import HummingbirdTesting
 import PostgresNIO
 import SampleSupport
+import TestSupport
 import Testing
 
 /// The same flow with both services on PostgreSQL (docker compose's set-up), each in a database of its own created

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import SampleSupport
+import TestSupport
 import Testing
 
 /// The ProductPriceChanged story end to end, in process: Catalog and Basket on SQLite against the real broker.

@@ -8,26 +8,20 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SampleSupport
+import TestSupport
 import Testing
 
 /// The test environment: the broker at `EVENTBUS_URL` (scripts/with-services.sh provides it; tests fail without it),
 /// PostgreSQL at `EVENTBUS_POSTGRES_URL` when given.
 enum SamplesEnvironment {
     static let environment = ProcessInfo.processInfo.environment
-    static var brokerURL: String { environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/" }
+    static var brokerURL: String { TestEnvironment.brokerURL }
     static var postgresURL: String? { environment["EVENTBUS_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 
     /// A logger that prints only with EVENTBUS_TEST_LOG=1.
-    static func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label, factory: { label -> any LogHandler in
-            if environment["EVENTBUS_TEST_LOG"] == "1" { return StreamLogHandler.standardError(label: label) }
-            return SwiftLogNoOpLogHandler()
-        })
-        logger.logLevel = .debug
-        return logger
-    }
+    static func logger(_ label: String) -> Logger { TestLogging.logger(label) }
 
     /// A fresh SQLite path in a directory of its own.
     static func sqlitePath(_ name: String) throws -> String {
@@ -105,20 +99,6 @@ struct SampleWorld: Sendable {
             return try await body(bus)
         }
     }
-}
-
-/// Waits until `condition` holds, polling; fails the test after `timeout`.
-func eventually(
-    _ message: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out waiting: \(message)", sourceLocation: sourceLocation)
-    throw CancellationError()
 }
 
 extension TestClientProtocol {

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Controls a private broker through scripts/broker.sh (start, stop, restart, `ctl` for rabbitmqctl), run with
+/// ``runProgram(_:_:environment:)``.
+public enum BrokerControl {
+    /// Runs scripts/broker.sh with `arguments` for the broker on `port`; returns its output, throws when it fails.
+    @discardableResult
+    public static func run(_ arguments: [String], port: Int = TestEnvironment.brokerPort) async throws -> String {
+        var environment = ProcessInfo.processInfo.environment
+        environment["EVENTBUS_BROKER_PORT"] = "\(port)"
+        environment.removeValue(forKey: "EVENTBUS_BROKER_TLS_PORT")
+        let result = try await runProgram(TestEnvironment.brokerScript, arguments, environment: environment)
+        guard result.status == 0 else { throw BrokerScriptError(arguments: arguments, output: result.output) }
+        return result.output
+    }
+
+    /// Closes, from the broker side, the connection whose client-provided name is `name`.
+    public static func closeConnection(named name: String, port: Int = TestEnvironment.brokerPort) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            let listing = try await run(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
+            for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(name)\"}") {
+                if let pid = line.split(separator: "\t").first {
+                    try await run(["ctl", "close_connection", String(pid), "test kills this connection"], port: port)
+                    return
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BrokerScriptError(arguments: ["close_connection", name], output: "no such connection")
+    }
+
+    /// Deletes a consuming service's queues (the bus declares them durable) through rabbitmqctl, in the background:
+    /// leftovers on the test broker are harmless, and a fresh `make test` starts from an empty broker anyway.
+    public static func deleteQueues(of service: String, port: Int = TestEnvironment.brokerPort, retryDelays: [Int] = [50]) {
+        let queues = [service, "\(service).dead-letter"] + retryDelays.map { "\(service).retry.\($0)" }
+        Task.detached {
+            for queue in queues { _ = try? await run(["ctl", "delete_queue", queue], port: port) }
+        }
+    }
+}
+
+/// scripts/broker.sh exited non-zero.
+public struct BrokerScriptError: Error, CustomStringConvertible {
+    public let arguments: [String]
+    public let output: String
+    public var description: String { "broker.sh \(arguments.joined(separator: " ")) failed: \(output)" }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// Where the tests find their broker and scripts: the environment `make test` (scripts/with-services.sh) sets up,
+/// with the private broker's defaults when a variable is missing.
+public enum TestEnvironment {
+    public static let environment = ProcessInfo.processInfo.environment
+
+    /// The broker under test (`EVENTBUS_URL`).
+    public static var brokerURL: String { environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/" }
+
+    /// The port of the broker under test (from `EVENTBUS_URL`): broker controls default to it.
+    public static var brokerPort: Int { URL(string: brokerURL)?.port ?? 5682 }
+
+    /// The package's root directory (this file is Tests/TestSupport/TestEnvironment.swift).
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// scripts/broker.sh (`EVENTBUS_BROKER_SCRIPT`).
+    public static var brokerScript: String {
+        environment["EVENTBUS_BROKER_SCRIPT"] ?? repositoryRoot.appendingPathComponent("scripts/broker.sh").path
+    }
+
+    /// A name no other test (or earlier run) uses: `prefix.<random>`.
+    public static func unique(_ prefix: String) -> String { "\(prefix).\(UInt64.random(in: 0...UInt64.max))" }
+}
