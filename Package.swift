@@ -173,5 +173,10 @@ let package = Package(
             name: "EventBusRabbitMQTests",
             dependencies: ["EventBusRabbitMQ", "EventBus", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        // Runs the built `eventbus` executable (`swift build --build-tests` builds it) against the broker.
+        .testTarget(
+            name: "EventBusCLITests",
+            dependencies: ["AMQP", "EventBus", "EventBusRabbitMQ", "TestSupport"]
+        ),
     ]
 )

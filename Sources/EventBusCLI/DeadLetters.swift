@@ -12,6 +12,13 @@ struct DeadLetters: AsyncParsableCommand {
         @OptionGroup var broker: BrokerOptions
         @Option(help: "The service's queue (its dead letters are in <queue>.dead-letter).") var queue: String
         var deadLetterQueue: String { "\(queue).dead-letter" }
+
+        /// The dead-letter queue's counts; a clear error when it does not exist.
+        func deadLetters(on connection: AMQPConnection) async throws -> AMQPQueueInfo {
+            try await existingQueue(
+                deadLetterQueue, on: connection,
+                hint: "--queue names a service's queue, and a service's bus declares <queue>.dead-letter when it starts")
+        }
     }
 
     /// Prints every dead letter and leaves them in place.
@@ -21,8 +28,8 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             let connection = try await target.broker.connect("dead-letters")
+            let total = try await target.deadLetters(on: connection).messageCount
             let channel = try await connection.openChannel()
-            let total = try await channel.queueDeclarePassive(target.deadLetterQueue).messageCount
             print("\(target.deadLetterQueue): \(total) dead letter(s)")
             var held: [UInt64] = []
             // Read each one once (not acknowledged), then give them all back in their order.
@@ -35,39 +42,48 @@ struct DeadLetters: AsyncParsableCommand {
         }
     }
 
-    /// Publishes dead letters back to the exchange they came from, then removes them.
+    /// Puts dead letters back on the service's own queue, then removes them.
+    ///
+    /// Straight to `<queue>` through the default exchange, as the bus's retry queues do: republishing to the
+    /// original exchange would also deliver the event again to every other service bound for its type.
     struct Replay: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send dead letters back to their original exchange and routing key (after fixing the cause).")
+        static let configuration = CommandConfiguration(
+            abstract: "Send dead letters back to the service's queue (after fixing the cause); other services do not see them again.")
         @OptionGroup var target: Target
         @Option(help: "Replay at most this many.") var limit: Int?
 
+        func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() async throws {
             let connection = try await target.broker.connect("dead-letters")
+            // Only what is there now: a replay that fails again must not be picked up by this same run.
+            let present = Int(try await target.deadLetters(on: connection).messageCount)
+            _ = try await existingQueue(target.queue, on: connection, hint: "start the service once so that its bus declares it")
             let channel = try await connection.openChannel()
             try await channel.confirmSelect()
-            // Only what is there now: a replay that fails again must not be picked up by this same run.
-            let present = Int(try await channel.queueDeclarePassive(target.deadLetterQueue).messageCount)
             let budget = min(present, limit ?? present)
             var replayed = 0
             while replayed < budget, let delivery = try await channel.get(queue: target.deadLetterQueue) {
                 var properties = delivery.properties
                 var headers = properties.headers ?? [:]
-                let exchange = headers["x-original-exchange"]?.stringValue ?? ""
-                let routingKey = headers["x-original-routing-key"]?.stringValue ?? properties.type ?? delivery.routingKey
+                // The consumer dispatches on the type; a dead letter without one keeps its original routing key.
+                guard let type = properties.type ?? headers["x-original-routing-key"]?.stringValue else {
+                    try? channel.nack(delivery.deliveryTag, requeue: true)
+                    throw CLIError("dead letter \(properties.messageID ?? "-") has no event type; publish it by hand with `eventbus publish`")
+                }
+                properties.type = type
                 // A replay is a fresh start: the retry bookkeeping goes, the event id stays (consumers deduplicate).
                 for key in ["x-dead-letter-reason", "x-delivery-attempts", "x-last-error", "x-dead-lettered-at", "x-eventbus-subscription", "x-death"] {
                     headers.removeValue(forKey: key)
                 }
                 properties.headers = headers
-                if exchange.isEmpty, routingKey == target.deadLetterQueue {
-                    try? channel.nack(delivery.deliveryTag, requeue: true)
-                    throw CLIError("dead letter \(properties.messageID ?? "-") has no original exchange or routing key; publish it by hand with `eventbus publish`")
-                }
                 do {
-                    try await channel.publish(delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties)
+                    try await channel.publish(delivery.body, exchange: "", routingKey: target.queue, mandatory: true, properties: properties)
                     try channel.ack(delivery.deliveryTag)
                     replayed += 1
-                    print("replayed \(properties.type ?? routingKey) \(properties.messageID ?? "-") to \(exchange.isEmpty ? "(default)" : exchange)/\(routingKey)")
+                    print("replayed \(type) \(properties.messageID ?? "-") to queue \(target.queue)")
                 } catch {
                     try? channel.nack(delivery.deliveryTag, requeue: true)
                     throw error
@@ -87,6 +103,7 @@ struct DeadLetters: AsyncParsableCommand {
         func run() async throws {
             guard yes else { throw ValidationError("purging deletes the dead letters for good: add --yes") }
             let connection = try await target.broker.connect("dead-letters")
+            _ = try await target.deadLetters(on: connection)
             let purged = try await connection.openChannel().queuePurge(target.deadLetterQueue)
             print("purged \(purged) dead letter(s) from \(target.deadLetterQueue)")
             await connection.close()

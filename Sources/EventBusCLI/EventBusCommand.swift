@@ -24,6 +24,19 @@ struct BrokerOptions: ParsableArguments {
     }
 }
 
+/// The counts of `queue`, checked on a channel of its own (a missing queue closes the channel that asks); a missing
+/// queue is a ``CLIError`` that names it.
+func existingQueue(_ queue: String, on connection: AMQPConnection, hint: String) async throws -> AMQPQueueInfo {
+    let channel = try await connection.openChannel()
+    do {
+        let info = try await channel.queueDeclarePassive(queue)
+        await channel.close()
+        return info
+    } catch AMQPError.channelClosedByBroker(let code, _) where code == .notFound {
+        throw CLIError("no queue '\(queue)' on the broker; \(hint)")
+    }
+}
+
 /// Prints a delivery as one readable block.
 func describe(_ delivery: AMQPDelivery, index: Int? = nil) -> String {
     var lines: [String] = []

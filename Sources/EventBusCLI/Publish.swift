@@ -14,14 +14,17 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "Source (app_id / cloudEvents_source).") var source = "eventbus-cli"
     @Argument(help: "The event body as JSON.") var json: String
 
-    func run() async throws {
-        let body = Data(json.utf8)
-        guard (try? JSONSerialization.jsonObject(with: body)) != nil else {
+    /// Checked before anything connects, so the error shows this command's usage.
+    func validate() throws {
+        guard (try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil else {
             throw ValidationError("the body is not valid JSON")
         }
+    }
+
+    func run() async throws {
+        let body = Data(json.utf8)
         let eventID = id ?? EventCodec().bodyID(body) ?? UUID().uuidString.lowercased()
         let connection = try await broker.connect("publish")
-        defer { Task { await connection.close() } }
         let channel = try await connection.openChannel()
         try await channel.confirmSelect()
         try await channel.publish(

@@ -13,7 +13,9 @@ struct Topology: AsyncParsableCommand {
 
     func run() async throws {
         let connection = try await broker.connect("topology")
-        for name in [queue, "\(queue).dead-letter"] + retryDelays.map({ "\(queue).retry.\($0)" }) {
+        let service = try await existingQueue(queue, on: connection, hint: "--queue names a service's queue (by default the service's name)")
+        print("\(queue): \(service.messageCount) ready, \(service.consumerCount) consumer(s)")
+        for name in ["\(queue).dead-letter"] + retryDelays.map({ "\(queue).retry.\($0)" }) {
             // A missing queue closes the channel that asked: use one channel per look-up.
             let channel = try await connection.openChannel()
             if let info = try? await channel.queueDeclarePassive(name) {
