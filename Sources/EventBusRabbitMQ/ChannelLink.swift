@@ -9,6 +9,8 @@ final class ChannelLink: @unchecked Sendable {
     private var stoppedError: (any Error)?
     private var waiters: [UInt64: CheckedContinuation<AMQPChannel, any Error>] = [:]
     private var nextWaiter: UInt64 = 0
+    /// Bounds the waits for a channel and the operations run through ``run(until:timeoutError:_:)``.
+    private let sweeper = DeadlineSweeper()
 
     /// Whether a channel is current and open.
     var isConnected: Bool { lock.withLock { channel?.isOpen ?? false } }
@@ -59,11 +61,12 @@ final class ChannelLink: @unchecked Sendable {
             return taken
         }
         for waiter in waiting.values { waiter.resume(throwing: error) }
+        sweeper.stop()
     }
 
     /// The current channel, or waits until there is one or `deadline` passes.
     func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
-        // Fast path: no timer, no suspension when a channel is ready (the common case).
+        // Fast path: no deadline registration, no suspension when a channel is ready (the common case).
         let ready: AMQPChannel? = lock.withLock {
             guard stoppedError == nil, let channel, channel.isOpen else { return nil }
             return channel
@@ -73,13 +76,6 @@ final class ChannelLink: @unchecked Sendable {
             nextWaiter += 1
             return nextWaiter
         }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            guard !Task.isCancelled, let self else { return }
-            let waiter = self.lock.withLock { self.waiters.removeValue(forKey: id) }
-            waiter?.resume(throwing: timeoutError())
-        }
-        defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
             let immediate: Result<AMQPChannel, any Error>? = lock.withLock {
                 if let stoppedError { return .failure(stoppedError) }
@@ -87,40 +83,26 @@ final class ChannelLink: @unchecked Sendable {
                 waiters[id] = continuation
                 return nil
             }
-            if let immediate { continuation.resume(with: immediate) }
+            if let immediate {
+                continuation.resume(with: immediate)
+                return
+            }
+            // A waiter handed a channel (or the stop error) before the deadline leaves a registration that expires
+            // as a no-op; waiting only happens while the broker is away, so there are few.
+            _ = sweeper.register(deadline: deadline) { [weak self] in
+                guard let self else { return }
+                let waiter = self.lock.withLock { self.waiters.removeValue(forKey: id) }
+                waiter?.resume(throwing: timeoutError())
+            }
         }
     }
-}
 
-/// Runs `operation` but gives up after `timeout` with `timeoutError`. The operation is not awaited past the
-/// timeout (AMQP operations complete by themselves when the connection ends).
-func withTimeout<T: Sendable>(
-    _ timeout: Duration, error timeoutError: @escaping @Sendable () -> any Error,
-    _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    let once = NSLock()
-    nonisolated(unsafe) var finished = false
-    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        @Sendable func finish(_ result: Result<T, any Error>) -> Bool {
-            let first = once.withLock {
-                if finished { return false }
-                finished = true
-                return true
-            }
-            if first { continuation.resume(with: result) }
-            return first
-        }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled { _ = finish(.failure(timeoutError())) }
-        }
-        Task {
-            do {
-                _ = finish(.success(try await operation()))
-            } catch {
-                _ = finish(.failure(error))
-            }
-            timer.cancel()
-        }
+    /// Runs `operation` (on a channel this link handed out) but gives up at `deadline` with `timeoutError()`;
+    /// see ``DeadlineSweeper/run(until:timeoutError:_:)``.
+    func run<T: Sendable>(
+        until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await sweeper.run(until: deadline, timeoutError: timeoutError, operation)
     }
 }

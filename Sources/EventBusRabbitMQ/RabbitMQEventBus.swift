@@ -213,8 +213,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 EventBusError.publishTimedOut(eventID: event.id, after: timeout)
             }
             do {
-                let remaining = deadline - ContinuousClock.now
-                try await withTimeout(remaining, error: { EventBusError.publishTimedOut(eventID: event.id, after: timeout) }) {
+                try await publisher.run(until: deadline, timeoutError: { EventBusError.publishTimedOut(eventID: event.id, after: timeout) }) {
                     try await channel.publish(
                         event.payload, exchange: self.topology.exchange, routingKey: event.eventType, mandatory: true,
                         properties: properties)

@@ -1,0 +1,135 @@
+import Foundation
+import Synchronization
+
+/// Fails operations that outlive their deadline, with one timer for everything a ``ChannelLink`` waits on instead of
+/// a timer (and its tasks) per operation.
+///
+/// Registrations sit in a table; a single timer task sleeps until the earliest deadline, expires what is overdue and
+/// sleeps again until the next one. An operation that finishes in time only removes its entry (a lock and a table
+/// update), so the common case costs no timer at all. With one bound for all operations (the publish timeout) new
+/// deadlines come after the armed one and the timer is not re-armed; an earlier deadline re-arms it.
+final class DeadlineSweeper: @unchecked Sendable {
+    private struct Entry {
+        let deadline: ContinuousClock.Instant
+        let expire: @Sendable () -> Void
+    }
+
+    private let lock = NSLock()
+    private var entries: [UInt64: Entry] = [:]
+    private var nextID: UInt64 = 0
+    /// When the current timer task wakes; `nil` when none is armed.
+    private var armedUntil: ContinuousClock.Instant?
+    /// Generation of the current timer task; an older one sweeps when it wakes but does not re-arm.
+    private var generation: UInt64 = 0
+    private var timer: Task<Void, Never>?
+
+    /// Calls `expire` (once, outside any lock) when `deadline` passes, unless ``cancel(_:)`` removes the
+    /// registration first. Returns the registration's id.
+    func register(deadline: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> UInt64 {
+        lock.withLock {
+            nextID &+= 1
+            let id = nextID
+            entries[id] = Entry(deadline: deadline, expire: expire)
+            if let armedUntil, armedUntil <= deadline { return id }
+            arm(until: deadline)
+            return id
+        }
+    }
+
+    /// Removes a registration (its operation finished in time). Returns `false` when it expired already.
+    @discardableResult
+    func cancel(_ id: UInt64) -> Bool {
+        lock.withLock { entries.removeValue(forKey: id) != nil }
+    }
+
+    /// Releases the timer when nothing is registered (the link is done); registrations left are still expired.
+    func stop() {
+        let idle = lock.withLock { () -> Task<Void, Never>? in
+            guard entries.isEmpty else { return nil }
+            let idle = timer
+            timer = nil
+            armedUntil = nil
+            generation &+= 1
+            return idle
+        }
+        idle?.cancel()
+    }
+
+    /// Starts a timer task for `deadline`, replacing the armed one. Called with the lock held.
+    private func arm(until deadline: ContinuousClock.Instant) {
+        timer?.cancel()
+        generation &+= 1
+        let current = generation
+        armedUntil = deadline
+        timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            self?.sweep(generation: current)
+        }
+    }
+
+    /// Expires overdue registrations; the current timer then re-arms for the earliest one left.
+    private func sweep(generation swept: UInt64) {
+        let now = ContinuousClock.now
+        let overdue = lock.withLock { () -> [Entry] in
+            var overdueIDs: [UInt64] = []
+            var earliest: ContinuousClock.Instant?
+            for (id, entry) in entries {
+                if entry.deadline <= now {
+                    overdueIDs.append(id)
+                } else if earliest.map({ entry.deadline < $0 }) ?? true {
+                    earliest = entry.deadline
+                }
+            }
+            let overdue = overdueIDs.compactMap { entries.removeValue(forKey: $0) }
+            if swept == generation {
+                timer = nil
+                armedUntil = nil
+                if let earliest { arm(until: earliest) }
+            }
+            return overdue
+        }
+        for entry in overdue { entry.expire() }
+    }
+
+    /// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()` once `deadline`
+    /// passes. The operation is not awaited past the deadline (AMQP operations complete by themselves when the
+    /// connection ends); an operation that has not started by the deadline is not started.
+    func run<T: Sendable>(
+        until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard ContinuousClock.now < deadline else { throw timeoutError() }
+        return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
+            let outcome = OneShot(continuation)
+            let id = register(deadline: deadline) { outcome.resume(with: .failure(timeoutError())) }
+            Task {
+                let result: Result<T, any Error>
+                do {
+                    result = .success(try await operation())
+                } catch {
+                    result = .failure(error)
+                }
+                self.cancel(id)
+                outcome.resume(with: result)
+            }
+        }
+    }
+}
+
+/// A continuation that the first of several racing parties resumes; later attempts do nothing.
+final class OneShot<T: Sendable>: Sendable {
+    private let continuation: UnsafeContinuation<T, any Error>
+    private let resumed = Atomic<Bool>(false)
+
+    init(_ continuation: UnsafeContinuation<T, any Error>) {
+        self.continuation = continuation
+    }
+
+    /// Resumes the continuation with `result` unless someone did already; returns whether this call did.
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
+        guard !resumed.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
+}
