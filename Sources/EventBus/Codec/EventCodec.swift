@@ -25,35 +25,19 @@ public struct EventCodec: Sendable {
 
     /// Encodes `value` as JSON. Dates are ISO 8601 UTC with seven fractional digits, as .NET writes them.
     public func encode<Value: Encodable>(_ value: Value) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(EventDate.format(date))
-        }
-        if keyStyle == .pascalCase {
-            encoder.keyEncodingStrategy = .custom { path in
-                PascalKey(stringValue: EventCodec.pascalCased(path.last?.stringValue ?? ""))
-            }
-        }
-        return try encoder.encode(value)
+        // Fast path for camelCase bodies; whatever it declines (or any error) goes through `JSONEncoder`.
+        if keyStyle == .camelCase, let data = try? EventJSONWriter.encode(value) { return data }
+        return try (keyStyle == .pascalCase ? Coders.pascalEncoder : Coders.camelEncoder).encode(value)
     }
 
     /// Decodes `type` from JSON, accepting PascalCase and camelCase keys.
     public func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .custom { path in
-            PascalKey(stringValue: EventCodec.camelCased(path.last?.stringValue ?? ""))
+        // No key starts with an uppercase letter (a camelCase body): camelCasing would change nothing, so a decoder
+        // without a key strategy gives the same result, faster.
+        if JSONKeyCase.mayHaveUppercaseKey(data) {
+            return try Coders.camelCasingDecoder.decode(type, from: data)
         }
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSince1970: seconds) }
-            let text = try container.decode(String.self)
-            guard let date = EventDate.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
-            }
-            return date
-        }
-        return try decoder.decode(type, from: data)
+        return try Coders.plainDecoder.decode(type, from: data)
     }
 
     /// The value of the body's top-level `Id` or `id`, when the body is a JSON object that has one.
@@ -79,6 +63,62 @@ public struct EventCodec: Sendable {
     }
 }
 
+/// The JSON coders ``EventCodec`` uses, configured once: Foundation's coders are safe to share between threads once
+/// configured (their options are read under a lock, each call builds its own state), and building them and their
+/// strategy closures per call was a large part of a publish's or a delivery's cost.
+private enum Coders {
+    static let camelEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom(encodeDate)
+        return encoder
+    }()
+
+    static let pascalEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom(encodeDate)
+        encoder.keyEncodingStrategy = .custom { path in
+            PascalKey(stringValue: EventCodec.pascalCased(path.last?.stringValue ?? ""))
+        }
+        return encoder
+    }()
+
+    /// For bodies whose keys are camelCase already.
+    static let plainDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom(decodeDate)
+        return decoder
+    }()
+
+    /// The general path: camelCases every key with ``EventCodec/camelCased(_:)``.
+    static let camelCasingDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .custom { path in
+            PascalKey(stringValue: EventCodec.camelCased(path.last?.stringValue ?? ""))
+        }
+        decoder.dateDecodingStrategy = .custom(decodeDate)
+        return decoder
+    }()
+
+    @Sendable static func encodeDate(_ date: Date, _ encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(EventDate.format(date))
+    }
+
+    @Sendable static func decodeDate(_ decoder: any Decoder) throws -> Date {
+        let container = try decoder.singleValueContainer()
+        // A string first: what every publisher writes (a failed attempt builds an error, which is not cheap).
+        if let text = try? container.decode(String.self) {
+            guard let date = EventDate.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+            }
+            return date
+        }
+        if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSince1970: seconds) }
+        let text = try container.decode(String.self)
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
+    }
+}
+
 private struct PascalKey: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }
@@ -91,6 +131,49 @@ public enum EventDate {
     /// `2024-05-01T10:30:00.1234567Z`: UTC with seven fractional digits (100 ns ticks, as .NET writes).
     public static func format(_ date: Date) -> String {
         // Work from the 2001 reference (Date's own storage) to avoid a second rounding through the 1970 epoch.
+        let sinceReference = date.timeIntervalSinceReferenceDate
+        guard sinceReference.isFinite, abs(sinceReference) < 1e15 else { return formatWithCalendar(date) }
+        let whole = sinceReference.rounded(.down)
+        var ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
+        var wholeSeconds = Int(whole) + 978_307_200
+        if ticks >= 10_000_000 {
+            ticks -= 10_000_000
+            wholeSeconds += 1
+        }
+        let days = wholeSeconds >= 0 ? wholeSeconds / 86_400 : (wholeSeconds - 86_399) / 86_400
+        let secondOfDay = wholeSeconds - days * 86_400
+        let (year, month, day) = civil(fromDays: days)
+        guard (0...9_999).contains(year) else { return formatWithCalendar(date) }
+        return String(unsafeUninitializedCapacity: 28) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var value = value
+                var position = offset + width - 1
+                while position >= offset {
+                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                    position -= 1
+                }
+            }
+            put(year, 4, at: 0)
+            buffer[4] = 45  // -
+            put(month, 2, at: 5)
+            buffer[7] = 45
+            put(day, 2, at: 8)
+            buffer[10] = 84  // T
+            put(secondOfDay / 3_600, 2, at: 11)
+            buffer[13] = 58  // :
+            put(secondOfDay / 60 % 60, 2, at: 14)
+            buffer[16] = 58
+            put(secondOfDay % 60, 2, at: 17)
+            buffer[19] = 46  // .
+            put(ticks, 7, at: 20)
+            buffer[27] = 90  // Z
+            return 28
+        }
+    }
+
+    /// The general (slow) form of ``format(_:)`` for years outside 0–9999.
+    private static func formatWithCalendar(_ date: Date) -> String {
         let sinceReference = date.timeIntervalSinceReferenceDate
         let whole = sinceReference.rounded(.down)
         var ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
@@ -112,9 +195,36 @@ public enum EventDate {
             + String(repeating: "0", count: 7 - fraction.count) + fraction + "Z"
     }
 
+    /// Year, month (1–12) and day (1–31) of the proleptic Gregorian calendar, `days` after 1970-01-01.
+    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Days from 1970-01-01 to `year-month-day` (proleptic Gregorian); days past a month's end run into the next.
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let year = month <= 2 ? year - 1 : year
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]`; no zone means UTC.
     public static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(bytes: $0) }
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
         var index = 0
         func number(_ digits: Int) -> Int? {
             guard index + digits <= bytes.count else { return nil }
@@ -170,14 +280,7 @@ public enum EventDate {
         guard index == bytes.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else {
             return nil
         }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = timegm(&parts)
+        let epoch = days(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
         return Date(timeIntervalSinceReferenceDate: Double(epoch - offset - 978_307_200) + Double(nanoseconds) / 1e9)
     }
 }

@@ -1,0 +1,270 @@
+import Foundation
+
+/// A fast JSON encoder for what events are made of: the fast path of ``EventCodec/encode(_:)`` for camelCase bodies.
+///
+/// It writes straight into one byte buffer as `encode(to:)` implementations call it, in the order they call it, with
+/// the same value rules as the codec's `JSONEncoder` (dates as ``EventDate/format(_:)``, decimals exactly, doubles
+/// without a trailing `.0`, slashes escaped). It supports what synthesized `Encodable` conformances do: keyed,
+/// unkeyed and single-value containers used one value after another. Anything else — nested containers handed out
+/// before their turn, super encoders, `Data` and `URL` (which `JSONEncoder` treats specially), non-finite floats,
+/// a value that encodes nothing — throws ``EventJSONWriter/Unsupported``, and the codec encodes with `JSONEncoder`.
+enum EventJSONWriter {
+    /// The fast path does not handle this value; use `JSONEncoder`.
+    struct Unsupported: Error {}
+
+    /// Encodes `value` as JSON.
+    static func encode<Value: Encodable>(_ value: Value) throws -> Data {
+        let output = JSONOutput()
+        try output.write(value)
+        return Data(output.bytes)
+    }
+}
+
+/// The buffer being written and the rules for single values.
+final class JSONOutput {
+    var bytes: [UInt8] = []
+
+    init() {
+        bytes.reserveCapacity(512)
+    }
+
+    /// Writes any encodable value at the current position.
+    func write<Value: Encodable>(_ value: Value) throws {
+        // Metatype comparisons (a pointer compare each) rather than dynamic casts, most common types first.
+        let type = Value.self
+        if type == String.self, let typed = value as? String { return writeString(typed) }
+        if type == Int.self, let typed = value as? Int { return writeInteger(typed) }
+        if type == Date.self, let typed = value as? Date { return writeString(EventDate.format(typed)) }
+        if type == UUID.self, let typed = value as? UUID { return writeString(typed.uuidString) }
+        if type == Decimal.self, let decimal = value as? Decimal {
+            guard decimal.isFinite else { throw EventJSONWriter.Unsupported() }
+            return bytes.append(contentsOf: decimal.description.utf8)
+        }
+        if type == Bool.self, let typed = value as? Bool { return bytes.append(contentsOf: typed ? Self.trueBytes : Self.falseBytes) }
+        if type == Double.self, let typed = value as? Double { return try writeFloatingPoint(typed) }
+        if type == Int64.self, let typed = value as? Int64 { return writeInteger(typed) }
+        if type == UInt64.self, let typed = value as? UInt64 { return writeInteger(typed) }
+        if type == Int32.self, let typed = value as? Int32 { return writeInteger(typed) }
+        if type == UInt32.self, let typed = value as? UInt32 { return writeInteger(typed) }
+        if type == Int16.self, let typed = value as? Int16 { return writeInteger(typed) }
+        if type == UInt16.self, let typed = value as? UInt16 { return writeInteger(typed) }
+        if type == Int8.self, let typed = value as? Int8 { return writeInteger(typed) }
+        if type == UInt8.self, let typed = value as? UInt8 { return writeInteger(typed) }
+        if type == UInt.self, let typed = value as? UInt { return writeInteger(typed) }
+        if type == Float.self, let typed = value as? Float { return try writeFloatingPoint(typed) }
+        if type == Data.self || type == URL.self { throw EventJSONWriter.Unsupported() }
+        let level = JSONLevel(output: self)
+        try value.encode(to: JSONWritingEncoder(level: level))
+        try level.close()
+    }
+
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+
+    func writeInteger<Number: BinaryInteger>(_ number: Number) {
+        bytes.append(contentsOf: String(number).utf8)
+    }
+
+    func writeFloatingPoint<Number: BinaryFloatingPoint & LosslessStringConvertible>(_ number: Number) throws {
+        guard number.isFinite else { throw EventJSONWriter.Unsupported() }
+        var text = number.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    func writeNull() {
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+    }
+
+    func writeString(_ text: String) {
+        bytes.append(0x22)
+        var text = text
+        text.withUTF8 { utf8 in
+            var runStart = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x2F else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x2F: bytes.append(contentsOf: [0x5C, 0x2F])
+                case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
+                case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+                case 0x08: bytes.append(contentsOf: [0x5C, 0x62])
+                case 0x0C: bytes.append(contentsOf: [0x5C, 0x66])
+                default:
+                    let hex = Self.hexDigits
+                    bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
+        }
+        bytes.append(0x22)
+    }
+}
+
+/// One value being encoded: which container it opened (at most one kind) and whether an element was written.
+final class JSONLevel {
+    enum Kind { case none, object, array, single }
+
+    let output: JSONOutput
+    var kind = Kind.none
+    var hasElements = false
+
+    init(output: JSONOutput) {
+        self.output = output
+    }
+
+    /// Opens `kind` for this value, or continues it when the value asks for the same container again.
+    func open(_ wanted: Kind) throws {
+        if kind == wanted, wanted != .single { return }
+        guard kind == .none else { throw EventJSONWriter.Unsupported() }
+        kind = wanted
+        switch wanted {
+        case .object: output.bytes.append(0x7B)
+        case .array: output.bytes.append(0x5B)
+        case .single, .none: break
+        }
+    }
+
+    /// Starts the next element of the open object or array.
+    func separate() {
+        if hasElements { output.bytes.append(0x2C) }
+        hasElements = true
+    }
+
+    func writeKey(_ key: some CodingKey) {
+        separate()
+        output.writeString(key.stringValue)
+        output.bytes.append(0x3A)
+    }
+
+    /// Ends the value: closes its container. A value that opened nothing is left to `JSONEncoder`.
+    func close() throws {
+        switch kind {
+        case .object: output.bytes.append(0x7D)
+        case .array: output.bytes.append(0x5D)
+        case .single: if !hasElements { throw EventJSONWriter.Unsupported() }
+        case .none: throw EventJSONWriter.Unsupported()
+        }
+    }
+}
+
+struct JSONWritingEncoder: Encoder {
+    let level: JSONLevel
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        // `container(keyedBy:)` cannot throw: a misuse is reported by the first encode call.
+        let usable = (try? level.open(.object)) != nil
+        return KeyedEncodingContainer(JSONKeyedWriter<Key>(level: level, usable: usable))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        let usable = (try? level.open(.array)) != nil
+        return JSONUnkeyedWriter(level: level, usable: usable)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        let usable = (try? level.open(.single)) != nil
+        return JSONSingleWriter(level: level, usable: usable)
+    }
+}
+
+struct JSONKeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let level: JSONLevel
+    let usable: Bool
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil(forKey key: Key) throws {
+        guard usable else { throw EventJSONWriter.Unsupported() }
+        level.writeKey(key)
+        level.output.writeNull()
+    }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        guard usable else { throw EventJSONWriter.Unsupported() }
+        level.writeKey(key)
+        try level.output.write(value)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        JSONUnkeyedWriter(level: level, usable: false)
+    }
+
+    mutating func superEncoder() -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
+}
+
+struct JSONUnkeyedWriter: UnkeyedEncodingContainer {
+    let level: JSONLevel
+    let usable: Bool
+    var codingPath: [any CodingKey] { [] }
+    private(set) var count = 0
+
+    init(level: JSONLevel, usable: Bool) {
+        self.level = level
+        self.usable = usable
+    }
+
+    mutating func encodeNil() throws {
+        guard usable else { throw EventJSONWriter.Unsupported() }
+        level.separate()
+        level.output.writeNull()
+        count += 1
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        guard usable else { throw EventJSONWriter.Unsupported() }
+        level.separate()
+        try level.output.write(value)
+        count += 1
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        JSONUnkeyedWriter(level: level, usable: false)
+    }
+
+    mutating func superEncoder() -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
+}
+
+struct JSONSingleWriter: SingleValueEncodingContainer {
+    let level: JSONLevel
+    let usable: Bool
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil() throws {
+        guard usable, !level.hasElements else { throw EventJSONWriter.Unsupported() }
+        level.hasElements = true
+        level.output.writeNull()
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        guard usable, !level.hasElements else { throw EventJSONWriter.Unsupported() }
+        level.hasElements = true
+        try level.output.write(value)
+    }
+}
+
+extension JSONWritingEncoder {
+    /// An encoder whose every container refuses to encode (for the unsupported super encoders).
+    var unusable: JSONWritingEncoder {
+        level.kind = .single
+        level.hasElements = true
+        return self
+    }
+}
