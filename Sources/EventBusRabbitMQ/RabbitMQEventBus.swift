@@ -195,8 +195,11 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
         defer { finishPublish() }
         try await withSpan("\(event.eventType) publish", ofKind: .producer) { span in
-            span.attributes["messaging.system"] = "rabbitmq"
-            span.attributes["messaging.message.id"] = event.id
+            // A span that records nothing (no tracer bootstrapped) would drop the attributes anyway.
+            if span.isRecording {
+                span.attributes["messaging.system"] = "rabbitmq"
+                span.attributes["messaging.message.id"] = event.id
+            }
             InstrumentationSystem.instrument.inject(span.context, into: &event.headers, using: TraceHeaderInjector())
             try await publishConfirmed(event)
         }
@@ -443,10 +446,21 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         var traceContext = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(event.raw.headers, into: &traceContext, using: TraceHeaderExtractor())
         await withSpan("\(event.raw.eventType) process", context: traceContext, ofKind: .consumer) { span in
-            span.attributes["messaging.message.id"] = event.raw.id
+            if span.isRecording { span.attributes["messaging.message.id"] = event.raw.id }
             let subscriptions = pipeline.route(event)
             if subscriptions.isEmpty {
                 await finalize(delivery, event, [pipeline.unexpected(event)], context)
+                return
+            }
+            if subscriptions.count == 1, context.collectors.isEmpty || context.collectors[subscriptions[0].id.name] == nil {
+                // One subscription, no batching (the common case): its decision is the delivery's, no tracker needed.
+                let subscription = subscriptions[0]
+                let decisions: [DeliveryDecision]
+                switch await pipeline.admit(event, to: subscription) {
+                case .decided(let decision): decisions = [decision]
+                case .handle(let admitted): decisions = await pipeline.handle([admitted], with: subscription)
+                }
+                await finalize(delivery, event, decisions, context)
                 return
             }
             let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in

@@ -4,13 +4,15 @@ import Foundation
 
 /// DESIGN section 4: how an event maps onto an AMQP message and back.
 enum WireFormat {
+    private static let specVersion: AMQPFieldValue = .string("1.0")
+
     /// The properties of a published event.
     static func properties(for event: RawEvent, headers extra: AMQPTable = [:]) -> AMQPProperties {
-        var headers: AMQPTable = [
-            EventHeaders.specVersion: "1.0",
-            EventHeaders.id: .string(event.id),
-            EventHeaders.type: .string(event.eventType),
-        ]
+        // Sized once: growing a small dictionary rehashes everything in it.
+        var headers = AMQPTable(minimumCapacity: 6 + event.headers.count + extra.count)
+        headers[EventHeaders.specVersion] = specVersion
+        headers[EventHeaders.id] = .string(event.id)
+        headers[EventHeaders.type] = .string(event.eventType)
         if let source = event.source { headers[EventHeaders.source] = .string(source) }
         if let subject = event.subject { headers[EventHeaders.subject] = .string(subject) }
         if let time = event.time { headers[EventHeaders.time] = .string(EventDate.format(time)) }
@@ -60,6 +62,7 @@ enum WireFormat {
     /// Headers as strings, for the core (which knows nothing of AMQP types).
     static func stringHeaders(_ table: AMQPTable) -> [String: String] {
         var result: [String: String] = [:]
+        result.reserveCapacity(table.count)
         for (key, value) in table {
             switch value {
             case .string(let text): result[key] = text

@@ -54,6 +54,9 @@ package final class SubscriptionRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var byName: [String: Subscription] = [:]
     private var order: [String] = []
+    /// The subscriptions of each event type in subscription order, rebuilt on every change: every delivery
+    /// looks its type up, subscriptions change rarely.
+    private var byType: [String: [Subscription]] = [:]
 
     package init() {}
 
@@ -66,6 +69,7 @@ package final class SubscriptionRegistry: @unchecked Sendable {
             let first = !byName.values.contains { $0.eventType == subscription.eventType }
             byName[subscription.id.name] = subscription
             order.append(subscription.id.name)
+            rebuildByType()
             return first
         }
     }
@@ -75,12 +79,22 @@ package final class SubscriptionRegistry: @unchecked Sendable {
         try lock.withLock {
             guard let removed = byName.removeValue(forKey: id.name) else { throw EventBusError.unknownSubscription(id.name) }
             order.removeAll { $0 == id.name }
+            rebuildByType()
             return (removed, !byName.values.contains { $0.eventType == removed.eventType })
         }
     }
 
     package func subscriptions(for eventType: String) -> [Subscription] {
-        lock.withLock { order.compactMap { byName[$0] }.filter { $0.eventType == eventType } }
+        lock.withLock { byType[eventType] ?? [] }
+    }
+
+    /// Called with the lock held.
+    private func rebuildByType() {
+        var rebuilt: [String: [Subscription]] = [:]
+        for name in order {
+            if let subscription = byName[name] { rebuilt[subscription.eventType, default: []].append(subscription) }
+        }
+        byType = rebuilt
     }
 
     package func subscription(named name: String) -> Subscription? {

@@ -96,7 +96,7 @@ package struct DeliveryPipeline: Sendable {
         var decisions: [DeliveryDecision] = []
         for item in admitted {
             do {
-                try await store.markProcessed(consumer: consumerName(subscription), messageID: item.event.raw.id, at: Date())
+                try await store.markProcessed(consumer: item.context.consumer, messageID: item.event.raw.id, at: Date())
                 decisions.append(.handled(subscription: name))
                 metrics.handled.increment()
             } catch {
