@@ -120,4 +120,31 @@ struct EventCodecDecodingTests {
         default: Issue.record("JSONDecoder \(expected), codec \(actual)")
         }
     }
+
+    /// A hand-written conformance that catches errors: the codec must not return a value the fast path made up
+    /// where it declined (here: an integer written as `1.0`, which JSONDecoder reads as 1).
+    struct Lenient: Decodable, Equatable {
+        var count: Int
+        var label: String
+
+        enum Keys: String, CodingKey { case count, label }
+
+        init(count: Int, label: String) {
+            self.count = count
+            self.label = label
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            count = (try? container.decode(Int.self, forKey: .count)) ?? -1
+            label = (try? container.decode(String.self, forKey: .label)) ?? "none"
+        }
+    }
+
+    @Test func caughtDeclinesStillGiveJSONDecodersAnswer() throws {
+        for body in [#"{"count":1.0,"label":"x"}"#, #"{"count":2,"label":"y"}"#, #"{"count":"3"}"#] {
+            let data = Data(body.utf8)
+            #expect(try EventCodec().decode(Lenient.self, from: data) == (try reference(Lenient.self, data)), "\(body)")
+        }
+    }
 }

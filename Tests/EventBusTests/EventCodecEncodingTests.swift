@@ -122,4 +122,22 @@ struct EventCodecEncodingTests {
         struct Bad: Encodable { var value = Double.nan }
         #expect(throws: (any Error).self) { try EventCodec().encode(Bad()) }
     }
+
+    /// A hand-written conformance that swallows a failure of a nested container: the codec must still write what
+    /// JSONEncoder writes (which supports nested containers).
+    struct Swallowing: Encodable {
+        enum Keys: String, CodingKey { case id, details }
+        enum DetailKeys: String, CodingKey { case label }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(1, forKey: .id)
+            var details = container.nestedContainer(keyedBy: DetailKeys.self, forKey: .details)
+            try? details.encode("x", forKey: .label)
+        }
+    }
+
+    @Test func caughtDeclinesStillGiveJSONEncodersAnswer() throws {
+        #expect(try parsed(EventCodec().encode(Swallowing())) == reference(Swallowing()))
+    }
 }

@@ -17,7 +17,11 @@ enum EventJSONReader {
     /// Decodes `type` from `data`.
     static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
         let document = try JSONDocument(Array(data))
-        return try document.decode(type, node: 0)
+        let value = try document.decode(type, node: 0)
+        // Declined somewhere, even if an `init(from:)` caught it (`try?`): JSONDecoder might have read that part
+        // differently, so its answer is the one to give.
+        guard !document.declined else { throw EventJSONReader.Unsupported() }
+        return value
     }
 }
 
@@ -39,6 +43,14 @@ final class JSONDocument {
     let bytes: [UInt8]
     private(set) var nodes: [Node] = []
     private var position = 0
+    /// Set when decoding declined something (see ``EventJSONReader/decode(_:from:)``).
+    private(set) var declined = false
+
+    /// Records that the fast path declined, and returns the error to throw.
+    func decline() -> EventJSONReader.Unsupported {
+        declined = true
+        return EventJSONReader.Unsupported()
+    }
 
     init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
@@ -225,7 +237,7 @@ final class JSONDocument {
         case .escapedString:
             return try unescaped(value.start, value.end)
         default:
-            throw EventJSONReader.Unsupported()
+            throw decline()
         }
     }
 
@@ -256,30 +268,30 @@ final class JSONDocument {
                 index += 4
                 if (0xD800...0xDBFF).contains(scalar) {
                     // A high surrogate must be followed by an escaped low one.
-                    guard index + 6 <= end, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else { throw EventJSONReader.Unsupported() }
+                    guard index + 6 <= end, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else { throw decline() }
                     let low = hex4(index + 2)
-                    guard (0xDC00...0xDFFF).contains(low) else { throw EventJSONReader.Unsupported() }
+                    guard (0xDC00...0xDFFF).contains(low) else { throw decline() }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     index += 6
                 }
-                guard let unicode = Unicode.Scalar(scalar) else { throw EventJSONReader.Unsupported() }
+                guard let unicode = Unicode.Scalar(scalar) else { throw decline() }
                 output.append(contentsOf: Array(String(Character(unicode)).utf8))
             default: output.append(code)  // " \ /
             }
         }
-        guard let text = String(validating: output, as: UTF8.self) else { throw EventJSONReader.Unsupported() }
+        guard let text = String(validating: output, as: UTF8.self) else { throw decline() }
         return text
     }
 
     /// The number's text, for the integer kinds only when it is a plain integer.
     func numberText(_ node: Int, integer: Bool) throws -> Substring {
         let value = nodes[node]
-        guard value.kind == .integer || (!integer && value.kind == .number) else { throw EventJSONReader.Unsupported() }
+        guard value.kind == .integer || (!integer && value.kind == .number) else { throw decline() }
         return Substring(decoding: bytes[value.start..<value.end], as: UTF8.self)
     }
 
     func integer<Number: FixedWidthInteger>(_ type: Number.Type, _ node: Int) throws -> Number {
-        guard let number = Number(try numberText(node, integer: true), radix: 10) else { throw EventJSONReader.Unsupported() }
+        guard let number = Number(try numberText(node, integer: true), radix: 10) else { throw decline() }
         return number
     }
 
@@ -290,10 +302,10 @@ final class JSONDocument {
         if type == Date.self {
             let date: Date
             if kind == .string || kind == .escapedString {
-                guard let parsed = EventDate.parse(try string(node)) else { throw EventJSONReader.Unsupported() }
+                guard let parsed = EventDate.parse(try string(node)) else { throw decline() }
                 date = parsed
             } else {
-                guard let seconds = Double(try numberText(node, integer: false)) else { throw EventJSONReader.Unsupported() }
+                guard let seconds = Double(try numberText(node, integer: false)) else { throw decline() }
                 date = Date(timeIntervalSince1970: seconds)
             }
             if let date = date as? Value { return date }
@@ -301,17 +313,17 @@ final class JSONDocument {
         if type == Decimal.self {
             let text = try numberText(node, integer: false)
             guard text.utf8.count <= 30, let decimal = Decimal(string: String(text)), let value = decimal as? Value else {
-                throw EventJSONReader.Unsupported()
+                throw decline()
             }
             return value
         }
         if type == Bool.self {
-            guard kind == .bool, let flag = (bytes[nodes[node].start] == 0x74) as? Value else { throw EventJSONReader.Unsupported() }
+            guard kind == .bool, let flag = (bytes[nodes[node].start] == 0x74) as? Value else { throw decline() }
             return flag
         }
         if type == Double.self {
             guard let number = Double(try numberText(node, integer: false)), number.isFinite, let value = number as? Value else {
-                throw EventJSONReader.Unsupported()
+                throw decline()
             }
             return value
         }
@@ -324,7 +336,7 @@ final class JSONDocument {
         if type == Int8.self, let number = try integer(Int8.self, node) as? Value { return number }
         if type == UInt8.self, let number = try integer(UInt8.self, node) as? Value { return number }
         if type == UInt.self, let number = try integer(UInt.self, node) as? Value { return number }
-        if type == Float.self || type == Data.self || type == URL.self { throw EventJSONReader.Unsupported() }
+        if type == Float.self || type == Data.self || type == URL.self { throw decline() }
         return try Value(from: JSONReadingDecoder(document: self, node: node))
     }
 }
@@ -355,14 +367,14 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     var codingPath: [any CodingKey] { [] }
 
     init(document: JSONDocument, node: Int) throws {
-        guard document.nodes[node].kind == .object else { throw EventJSONReader.Unsupported() }
+        guard document.nodes[node].kind == .object else { throw document.decline() }
         self.document = document
         var members: [(name: String, value: Int)] = []
         members.reserveCapacity(document.nodes[node].children / 2)
         var child = node + 1
         for _ in 0..<(document.nodes[node].children / 2) {
             // Escaped keys are left to JSONDecoder.
-            guard document.nodes[child].kind == .string else { throw EventJSONReader.Unsupported() }
+            guard document.nodes[child].kind == .string else { throw document.decline() }
             let name = try document.string(child)
             let value = document.nodes[child].next
             members.append((name, value))
@@ -373,11 +385,11 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
             if members.count <= 16 {
                 for first in 0..<members.count - 1 {
                     for second in (first + 1)..<members.count where members[first].name == members[second].name {
-                        throw EventJSONReader.Unsupported()
+                        throw document.decline()
                     }
                 }
             } else if Set(members.map(\.name)).count != members.count {
-                throw EventJSONReader.Unsupported()
+                throw document.decline()
             }
         }
         self.members = members
@@ -386,7 +398,7 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func node(_ key: Key) throws -> Int {
         let name = key.stringValue
         for member in members where member.name == name { return member.value }
-        throw EventJSONReader.Unsupported()
+        throw document.decline()
     }
 
     var allKeys: [Key] { members.compactMap { Key(stringValue: $0.name) } }
@@ -405,15 +417,15 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        throw EventJSONReader.Unsupported()
+        throw document.decline()
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        throw EventJSONReader.Unsupported()
+        throw document.decline()
     }
 
-    func superDecoder() throws -> any Decoder { throw EventJSONReader.Unsupported() }
-    func superDecoder(forKey key: Key) throws -> any Decoder { throw EventJSONReader.Unsupported() }
+    func superDecoder() throws -> any Decoder { throw document.decline() }
+    func superDecoder(forKey key: Key) throws -> any Decoder { throw document.decline() }
 }
 
 struct JSONUnkeyedReader: UnkeyedDecodingContainer {
@@ -424,7 +436,7 @@ struct JSONUnkeyedReader: UnkeyedDecodingContainer {
     private var next: Int
 
     init(document: JSONDocument, node: Int) throws {
-        guard document.nodes[node].kind == .array else { throw EventJSONReader.Unsupported() }
+        guard document.nodes[node].kind == .array else { throw document.decline() }
         self.document = document
         count = document.nodes[node].children
         next = node + 1
@@ -433,7 +445,7 @@ struct JSONUnkeyedReader: UnkeyedDecodingContainer {
     var isAtEnd: Bool { currentIndex >= (count ?? 0) }
 
     mutating func decodeNil() throws -> Bool {
-        guard !isAtEnd else { throw EventJSONReader.Unsupported() }
+        guard !isAtEnd else { throw document.decline() }
         guard document.nodes[next].kind == .null else { return false }
         next = document.nodes[next].next
         currentIndex += 1
@@ -441,7 +453,7 @@ struct JSONUnkeyedReader: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        guard !isAtEnd else { throw EventJSONReader.Unsupported() }
+        guard !isAtEnd else { throw document.decline() }
         let value = try document.decode(type, node: next)
         next = document.nodes[next].next
         currentIndex += 1
@@ -449,11 +461,11 @@ struct JSONUnkeyedReader: UnkeyedDecodingContainer {
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        throw EventJSONReader.Unsupported()
+        throw document.decline()
     }
 
-    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { throw EventJSONReader.Unsupported() }
-    mutating func superDecoder() throws -> any Decoder { throw EventJSONReader.Unsupported() }
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { throw document.decline() }
+    mutating func superDecoder() throws -> any Decoder { throw document.decline() }
 }
 
 struct JSONSingleReader: SingleValueDecodingContainer {

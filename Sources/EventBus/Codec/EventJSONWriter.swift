@@ -16,6 +16,8 @@ enum EventJSONWriter {
     static func encode<Value: Encodable>(_ value: Value) throws -> Data {
         let output = JSONOutput()
         try output.write(value)
+        // Declined somewhere, even if an `encode(to:)` caught it: JSONEncoder's answer is the one to give.
+        guard !output.declined else { throw Unsupported() }
         return Data(output.bytes)
     }
 }
@@ -23,6 +25,14 @@ enum EventJSONWriter {
 /// The buffer being written and the rules for single values.
 final class JSONOutput {
     var bytes: [UInt8] = []
+    /// Set when encoding declined something (see ``EventJSONWriter/encode(_:)``).
+    private(set) var declined = false
+
+    /// Records that the fast path declined, and returns the error to throw.
+    func decline() -> EventJSONWriter.Unsupported {
+        declined = true
+        return EventJSONWriter.Unsupported()
+    }
 
     init() {
         bytes.reserveCapacity(512)
@@ -37,7 +47,7 @@ final class JSONOutput {
         if type == Date.self, let typed = value as? Date { return writeString(EventDate.format(typed)) }
         if type == UUID.self, let typed = value as? UUID { return writeString(typed.uuidString) }
         if type == Decimal.self, let decimal = value as? Decimal {
-            guard decimal.isFinite else { throw EventJSONWriter.Unsupported() }
+            guard decimal.isFinite else { throw decline() }
             return bytes.append(contentsOf: decimal.description.utf8)
         }
         if type == Bool.self, let typed = value as? Bool { return bytes.append(contentsOf: typed ? Self.trueBytes : Self.falseBytes) }
@@ -52,7 +62,7 @@ final class JSONOutput {
         if type == UInt8.self, let typed = value as? UInt8 { return writeInteger(typed) }
         if type == UInt.self, let typed = value as? UInt { return writeInteger(typed) }
         if type == Float.self, let typed = value as? Float { return try writeFloatingPoint(typed) }
-        if type == Data.self || type == URL.self { throw EventJSONWriter.Unsupported() }
+        if type == Data.self || type == URL.self { throw decline() }
         let level = JSONLevel(output: self)
         try value.encode(to: JSONWritingEncoder(level: level))
         try level.close()
@@ -66,7 +76,7 @@ final class JSONOutput {
     }
 
     func writeFloatingPoint<Number: BinaryFloatingPoint & LosslessStringConvertible>(_ number: Number) throws {
-        guard number.isFinite else { throw EventJSONWriter.Unsupported() }
+        guard number.isFinite else { throw decline() }
         var text = number.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         bytes.append(contentsOf: text.utf8)
@@ -123,7 +133,7 @@ final class JSONLevel {
     /// Opens `kind` for this value, or continues it when the value asks for the same container again.
     func open(_ wanted: Kind) throws {
         if kind == wanted, wanted != .single { return }
-        guard kind == .none else { throw EventJSONWriter.Unsupported() }
+        guard kind == .none else { throw output.decline() }
         kind = wanted
         switch wanted {
         case .object: output.bytes.append(0x7B)
@@ -149,8 +159,8 @@ final class JSONLevel {
         switch kind {
         case .object: output.bytes.append(0x7D)
         case .array: output.bytes.append(0x5D)
-        case .single: if !hasElements { throw EventJSONWriter.Unsupported() }
-        case .none: throw EventJSONWriter.Unsupported()
+        case .single: if !hasElements { throw output.decline() }
+        case .none: throw output.decline()
         }
     }
 }
@@ -183,27 +193,29 @@ struct JSONKeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     var codingPath: [any CodingKey] { [] }
 
     mutating func encodeNil(forKey key: Key) throws {
-        guard usable else { throw EventJSONWriter.Unsupported() }
+        guard usable else { throw level.output.decline() }
         level.writeKey(key)
         level.output.writeNull()
     }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        guard usable else { throw EventJSONWriter.Unsupported() }
+        guard usable else { throw level.output.decline() }
         level.writeKey(key)
         try level.output.write(value)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
+        _ = level.output.decline()
+        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        JSONUnkeyedWriter(level: level, usable: false)
+        _ = level.output.decline()
+        return JSONUnkeyedWriter(level: level, usable: false)
     }
 
-    mutating func superEncoder() -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
+    mutating func superEncoder() -> any Encoder { JSONWritingEncoder.unusable(declining: level.output) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { JSONWritingEncoder.unusable(declining: level.output) }
 }
 
 struct JSONUnkeyedWriter: UnkeyedEncodingContainer {
@@ -218,28 +230,30 @@ struct JSONUnkeyedWriter: UnkeyedEncodingContainer {
     }
 
     mutating func encodeNil() throws {
-        guard usable else { throw EventJSONWriter.Unsupported() }
+        guard usable else { throw level.output.decline() }
         level.separate()
         level.output.writeNull()
         count += 1
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        guard usable else { throw EventJSONWriter.Unsupported() }
+        guard usable else { throw level.output.decline() }
         level.separate()
         try level.output.write(value)
         count += 1
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
+        _ = level.output.decline()
+        return KeyedEncodingContainer(JSONKeyedWriter<NestedKey>(level: level, usable: false))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        JSONUnkeyedWriter(level: level, usable: false)
+        _ = level.output.decline()
+        return JSONUnkeyedWriter(level: level, usable: false)
     }
 
-    mutating func superEncoder() -> any Encoder { JSONWritingEncoder(level: JSONLevel(output: JSONOutput())).unusable }
+    mutating func superEncoder() -> any Encoder { JSONWritingEncoder.unusable(declining: level.output) }
 }
 
 struct JSONSingleWriter: SingleValueEncodingContainer {
@@ -248,23 +262,26 @@ struct JSONSingleWriter: SingleValueEncodingContainer {
     var codingPath: [any CodingKey] { [] }
 
     mutating func encodeNil() throws {
-        guard usable, !level.hasElements else { throw EventJSONWriter.Unsupported() }
+        guard usable, !level.hasElements else { throw level.output.decline() }
         level.hasElements = true
         level.output.writeNull()
     }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        guard usable, !level.hasElements else { throw EventJSONWriter.Unsupported() }
+        guard usable, !level.hasElements else { throw level.output.decline() }
         level.hasElements = true
         try level.output.write(value)
     }
 }
 
 extension JSONWritingEncoder {
-    /// An encoder whose every container refuses to encode (for the unsupported super encoders).
-    var unusable: JSONWritingEncoder {
+    /// An encoder whose every container refuses to encode (for the unsupported super encoders); asking for it
+    /// declines the fast path already.
+    static func unusable(declining output: JSONOutput) -> JSONWritingEncoder {
+        _ = output.decline()
+        let level = JSONLevel(output: output)
         level.kind = .single
         level.hasElements = true
-        return self
+        return JSONWritingEncoder(level: level)
     }
 }
