@@ -99,7 +99,7 @@ private func runOutboxBenchmark(
             try await sqlite.write { db in
                 try db.cachedStatement(sql: "UPDATE catalog_item SET price = ? WHERE id = ?")
                     .execute(arguments: ["\(events[0].newPrice)", events[0].productId])
-                return try events.map { try SQLiteEventStore.save($0, in: db) }
+                return try SQLiteEventStore.save(events, in: db)
             }
         }
     case "postgres":
@@ -129,9 +129,7 @@ private func runOutboxBenchmark(
                     try await postgres.withTransaction { connection in
                         try await connection.query(
                             "UPDATE catalog_item SET price = \(events[0].newPrice) WHERE id = \(events[0].productId)", logger: quiet)
-                        var entries: [IntegrationEventLogEntry] = []
-                        for event in events { entries.append(try await PostgresEventStore.save(event, on: connection, logger: quiet)) }
-                        return entries
+                        return try await PostgresEventStore.save(events, on: connection, logger: quiet)
                     }
                 }
                 _ = try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: quiet)

@@ -28,8 +28,9 @@ import Logging
 ///
 /// The file is opened in WAL mode (readers never wait for the writer) with `synchronous = NORMAL`: a commit costs
 /// no fsync. Durability before publishing comes from the outbox itself: marking events `InProgress` (the publisher's
-/// and the relay's claim) commits with `synchronous = FULL`, and that fsync of the write-ahead log makes every
-/// earlier commit durable too, so an event never reaches the broker before the transaction that saved it is on disk.
+/// and the relay's claim) is followed by an fsync of the write-ahead log, which makes that commit and every earlier
+/// one durable, so an event never reaches the broker before the transaction that saved it is on disk. That fsync
+/// runs outside the write lock and is shared by concurrent claims, so writers never wait for the disk.
 /// All writes go through GRDB's single writer connection, in order; reads use a pool of reader connections.
 ///
 /// Tables (created by the library's versioned migrations, recorded in `eventbus_migrations`):
@@ -42,6 +43,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     /// How long a write waits for a lock held by another connection or process before failing.
     public let busyTimeout: Duration
     private let pool: DatabasePool
+    private let walSync: WALSyncBarrier
     private let logger: Logger
 
     /// The GRDB writer, for the service's own migrations and reads (a `DatabasePool`). Transactions that save
@@ -64,6 +66,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         self.path = path
         self.busyTimeout = busyTimeout
         self.logger = logger
+        self.walSync = WALSyncBarrier(databasePath: path)
         var configuration = Configuration()
         configuration.label = "eventbus.sqlite"
         configuration.busyMode = .timeout(busyTimeout.timeInterval)
@@ -164,6 +167,17 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         return entry
     }
 
+    /// Saves several events in the caller's transaction; returns their entries in the order given (pass them to
+    /// ``OutboxPublisher`` after commit, which publishes them in that order).
+    ///
+    /// Cost: one `INSERT` (a cached statement) per event, all in the caller's transaction.
+    /// - Throws: as ``save(_:in:codec:transactionID:)``, at the first event that fails (roll back: throw from `write`).
+    public static func save<Event: IntegrationEvent>(
+        _ events: [Event], in db: Database, codec: EventCodec = .init(), transactionID: String? = nil
+    ) throws -> [IntegrationEventLogEntry] {
+        try events.map { try save($0, in: db, codec: codec, transactionID: transactionID) }
+    }
+
     /// Records a processed id inside the caller's transaction; `false` when already recorded (then roll back or skip
     /// the effect). Use it in the transaction that applies the event's effect: both commit or neither.
     ///
@@ -182,7 +196,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     // MARK: - IntegrationEventLog
 
     /// Claims due events (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``) in one `BEGIN IMMEDIATE`
-    /// transaction committed with fsync. Cost: one write transaction and one fsync.
+    /// transaction, then a shared fsync of the write-ahead log. Cost: one write transaction and a share of one fsync.
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
         let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval).timeIntervalSince1970
         let entries = try await durableWrite("claiming pending events") { db in
@@ -194,13 +208,14 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         return entries.sorted { $0.creationTime < $1.creationTime }
     }
 
-    /// Marks one `NotPublished` event `InProgress`. Cost: one write transaction and one fsync.
+    /// Marks one `NotPublished` event `InProgress`. Cost: one write transaction and a share of one fsync.
     public func markInProgress(eventID: UUID, now: Date) async throws -> Bool {
         try await markInProgress(eventIDs: [eventID], now: now).contains(eventID)
     }
 
     /// Marks the `NotPublished` events among `eventIDs` `InProgress` (times sent + 1). Cost: one write transaction
-    /// and one fsync, which also makes every earlier commit durable before the events are published.
+    /// and a share of one fsync (outside the write lock), which also makes every earlier commit durable before the
+    /// events are published.
     public func markInProgress(eventIDs: [UUID], now: Date) async throws -> Set<UUID> {
         guard !eventIDs.isEmpty else { return [] }
         let ids = SQLiteSchema.jsonArray(eventIDs)
@@ -314,13 +329,13 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         }
     }
 
-    /// A `BEGIN IMMEDIATE` transaction committed with `synchronous = FULL`: its fsync of the write-ahead log also
-    /// makes every earlier (`NORMAL`) commit durable.
+    /// A `BEGIN IMMEDIATE` transaction, then a sync of the write-ahead log (``WALSyncBarrier``) that makes it and
+    /// every earlier commit durable. The flush happens outside the write lock and is shared with concurrent callers,
+    /// so other writers never wait for the disk. Should the log be unavailable, a `FULL` checkpoint syncs instead.
     private func durableWrite<T: Sendable>(_ what: String, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result: T
         do {
-            return try await pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            result = try await pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try updates(db)
@@ -332,6 +347,19 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         } catch {
             throw SQLiteFailure.error(what, path: path, busyTimeout: busyTimeout, error)
         }
+        do {
+            try await walSync.sync()
+        } catch {
+            logger.warning(
+                "outbox: syncing the SQLite write-ahead log failed; checkpointing instead",
+                metadata: ["path": "\(path)", "error": "\(error)"])
+            do {
+                try await pool.writeWithoutTransaction { db in try db.checkpoint(.full) }
+            } catch {
+                throw SQLiteFailure.error("\(what) (making it durable)", path: path, busyTimeout: busyTimeout, error)
+            }
+        }
+        return result
     }
 }
 

@@ -69,6 +69,36 @@ struct TestFailure: Error {}
         }
     }
 
+    @Test func severalEventsSavedInOneStatementCommitTogetherInOrderAndADuplicateSavesNone() async throws {
+        try await withPostgresStores { stores in
+            let store = stores[0]
+            let logger = PostgresTestEnvironment.logger
+            let events = (1...3).map { PriceChanged(productId: $0, newPrice: Decimal($0) + 0.25, oldPrice: 1) }
+            let entries = try await store.withTransaction { connection in
+                try await PostgresEventStore.save(events, on: connection, logger: logger)
+            }
+            #expect(entries.map(\.eventID) == events.map(\.id))
+            #expect(try await count(store, "integration_event_log") == 3)
+            for (event, entry) in zip(events, entries) {
+                let saved = try #require(try await store.entry(eventID: event.id))
+                #expect(saved.state == .notPublished)
+                #expect(saved.transactionID == entries[0].transactionID)
+                #expect(saved.content == entry.content)
+                #expect(try saved.rawEvent.decode(PriceChanged.self) == event)
+            }
+            // One id already saved: the statement fails whole and the new event is not saved either.
+            let fresh = PriceChanged(productId: 9, newPrice: 9, oldPrice: 8)
+            do {
+                _ = try await store.withTransaction { try await PostgresEventStore.save([fresh, events[1]], on: $0, logger: logger) }
+                Issue.record("saving an id twice should fail")
+            } catch let error as EventBusError {
+                #expect("\(error)".contains("saved already"))
+            }
+            #expect(try await store.entry(eventID: fresh.id) == nil)
+            #expect(try await count(store, "integration_event_log") == 3)
+        }
+    }
+
     @Test func aHandlerRecordsTheProcessedIdInItsOwnTransactionForAnExactlyOnceEffect() async throws {
         try await withPostgresStores { stores in
             let store = stores[0]
