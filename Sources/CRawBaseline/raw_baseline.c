@@ -271,6 +271,14 @@ static int rb_publish_frame(rb_conn *c, rb_confirms *cf, const amqp_frame_t *f, 
                 n->multiple ? " (multiple)" : "");
         return 0;
       }
+      case AMQP_BASIC_RETURN_METHOD: { /* only with mandatory (raw_bench_publish_wire) */
+        const amqp_basic_return_t *r = (const amqp_basic_return_t *)f->payload.method.decoded;
+        rb_fail(res, "publish: broker returned a mandatory message: %u %.*s (exchange '%.*s', routing key '%.*s')",
+                (unsigned)r->reply_code, (int)r->reply_text.len, (const char *)r->reply_text.bytes,
+                (int)r->exchange.len, (const char *)r->exchange.bytes, (int)r->routing_key.len,
+                (const char *)r->routing_key.bytes);
+        return 0;
+      }
       default:
         break;
     }
@@ -281,9 +289,104 @@ static int rb_publish_frame(rb_conn *c, rb_confirms *cf, const amqp_frame_t *f, 
   return rb_async_method_ok(c, f, "publish", 1, res);
 }
 
-raw_bench_result raw_bench_publish(const char *host, int port, const char *user, const char *password,
-                                   const char *vhost, const char *queue, long count, int size,
-                                   int confirm, int window) {
+/* What raw_bench_publish_wire puts on every message (see raw_baseline.h). `props` points into the struct
+ * itself (headers, id, time), so an rb_wire is set up in place by rb_wire_init and never copied. */
+#define RB_WIRE_HEADERS 5
+#define RB_UUID_LEN 36 /* 8-4-4-4-12 hex digits */
+#define RB_TIME_LEN 28 /* YYYY-MM-DDThh:mm:ss.fffffffZ */
+
+typedef struct {
+  amqp_basic_properties_t props;
+  amqp_table_entry_t headers[RB_WIRE_HEADERS];
+  char id[RB_UUID_LEN + 1];
+  char time[RB_TIME_LEN + 1];
+  uint64_t rng; /* xorshift64* state for the message ids */
+} rb_wire;
+
+static amqp_table_entry_t rb_string_entry(const char *key, amqp_bytes_t value) {
+  amqp_table_entry_t e;
+  memset(&e, 0, sizeof(e));
+  e.key = amqp_cstring_bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_UTF8; /* long string, as the Swift AMQP layer writes .string */
+  e.value.value.bytes = value;
+  return e;
+}
+
+static void rb_wire_init(rb_wire *w, const char *event_type, const char *source) {
+  memset(w, 0, sizeof(*w));
+  w->rng = rb_now_ns() ^ (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
+  if (w->rng == 0) w->rng = 0x2545f4914f6cdd1dull;
+  amqp_bytes_t id = {RB_UUID_LEN, w->id};
+  amqp_bytes_t time = {RB_TIME_LEN, w->time};
+  w->headers[0] = rb_string_entry("cloudEvents_specversion", amqp_cstring_bytes("1.0"));
+  w->headers[1] = rb_string_entry("cloudEvents_id", id);
+  w->headers[2] = rb_string_entry("cloudEvents_type", rb_cstr(event_type));
+  w->headers[3] = rb_string_entry("cloudEvents_source", rb_cstr(source));
+  w->headers[4] = rb_string_entry("cloudEvents_time", time);
+
+  amqp_basic_properties_t *p = &w->props;
+  p->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+              AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG |
+              AMQP_BASIC_APP_ID_FLAG;
+  p->content_type = amqp_cstring_bytes("application/json");
+  p->headers.num_entries = RB_WIRE_HEADERS;
+  p->headers.entries = w->headers;
+  p->delivery_mode = 2;
+  p->message_id = id;
+  p->type = rb_cstr(event_type);
+  p->app_id = rb_cstr(source);
+}
+
+static uint64_t rb_wire_random(rb_wire *w) {
+  uint64_t x = w->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  w->rng = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+/* A fresh message id (random version-4 UUID, lowercase) and the current time for the next message.
+ * Returns 1 if ok. */
+static int rb_wire_next(rb_wire *w, raw_bench_result *res) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char b[16];
+  uint64_t r0 = rb_wire_random(w), r1 = rb_wire_random(w);
+  for (int i = 0; i < 8; i++) {
+    b[i] = (unsigned char)(r0 >> (8 * i));
+    b[8 + i] = (unsigned char)(r1 >> (8 * i));
+  }
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+  size_t o = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) w->id[o++] = '-';
+    w->id[o++] = hex[b[i] >> 4];
+    w->id[o++] = hex[b[i] & 0x0f];
+  }
+  w->id[o] = '\0';
+
+  struct timespec ts;
+  struct tm tm;
+  if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || gmtime_r(&ts.tv_sec, &tm) == NULL) {
+    rb_fail(res, "publish: cannot read the wall clock");
+    return 0;
+  }
+  int n = snprintf(w->time, sizeof(w->time), "%04d-%02d-%02dT%02d:%02d:%02d.%07ldZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 100));
+  if (n != RB_TIME_LEN) {
+    rb_fail(res, "publish: cannot format the time (year %d)", tm.tm_year + 1900);
+    return 0;
+  }
+  w->props.timestamp = (uint64_t)ts.tv_sec;
+  return 1;
+}
+
+/* raw_bench_publish (wire == NULL: bare body, delivery mode only, default exchange, not mandatory) and
+ * raw_bench_publish_wire (wire set: its properties, mandatory, to `exchange_name`). */
+static raw_bench_result rb_publish(const char *host, int port, const char *user, const char *password,
+                                   const char *vhost, const char *exchange_name, const char *queue, long count,
+                                   int size, int confirm, int window, rb_wire *wire) {
   raw_bench_result res = rb_result_init();
   if (count < 0 || size < 0 || (confirm && window < 1)) {
     rb_fail(&res, "publish: invalid arguments (count %ld, size %d, window %d)", count, size, window);
@@ -311,18 +414,21 @@ raw_bench_result raw_bench_publish(const char *host, int port, const char *user,
     if (!rb_reply_ok(&c, amqp_get_rpc_reply(c.conn), "publish: confirm.select", &res)) goto done;
   }
 
-  amqp_basic_properties_t props;
-  memset(&props, 0, sizeof(props));
-  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-  props.delivery_mode = confirm ? 2 : 1;
-  amqp_bytes_t exchange = amqp_empty_bytes;
+  amqp_basic_properties_t bare;
+  memset(&bare, 0, sizeof(bare));
+  bare._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  bare.delivery_mode = confirm ? 2 : 1;
+  const amqp_basic_properties_t *props = wire ? &wire->props : &bare;
+  amqp_boolean_t mandatory = wire ? 1 : 0;
+  amqp_bytes_t exchange = wire ? rb_cstr(exchange_name) : amqp_empty_bytes;
   amqp_bytes_t rkey = rb_cstr(queue);
   amqp_bytes_t payload = {(size_t)size, body};
 
   uint64_t t0 = rb_now_ns();
   if (!confirm) {
     for (long i = 0; i < count; i++) {
-      int st = amqp_basic_publish(c.conn, RB_CHANNEL, exchange, rkey, 0, 0, &props, payload);
+      if (wire && !rb_wire_next(wire, &res)) goto done;
+      int st = amqp_basic_publish(c.conn, RB_CHANNEL, exchange, rkey, mandatory, 0, props, payload);
       if (!rb_status_ok(&c, st, "publish: basic.publish", &res)) goto done;
       res.messages++;
     }
@@ -333,7 +439,8 @@ raw_bench_result raw_bench_publish(const char *host, int port, const char *user,
   } else {
     while (cf.confirmed_count < count) {
       while (cf.published < count && cf.published - cf.confirmed_count < window) {
-        int st = amqp_basic_publish(c.conn, RB_CHANNEL, exchange, rkey, 0, 0, &props, payload);
+        if (wire && !rb_wire_next(wire, &res)) goto done;
+        int st = amqp_basic_publish(c.conn, RB_CHANNEL, exchange, rkey, mandatory, 0, props, payload);
         if (!rb_status_ok(&c, st, "publish: basic.publish", &res)) goto done;
         cf.published++;
       }
@@ -368,6 +475,21 @@ done:
   free(body);
   free(cf.confirmed);
   return res;
+}
+
+raw_bench_result raw_bench_publish(const char *host, int port, const char *user, const char *password,
+                                   const char *vhost, const char *queue, long count, int size,
+                                   int confirm, int window) {
+  return rb_publish(host, port, user, password, vhost, NULL, queue, count, size, confirm, window, NULL);
+}
+
+raw_bench_result raw_bench_publish_wire(const char *host, int port, const char *user, const char *password,
+                                        const char *vhost, const char *exchange, const char *routing_key,
+                                        long count, int size, int window, const char *event_type,
+                                        const char *source) {
+  rb_wire wire;
+  rb_wire_init(&wire, event_type, source);
+  return rb_publish(host, port, user, password, vhost, exchange, routing_key, count, size, 1, window, &wire);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -12,7 +12,8 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     /// Consuming a pre-filled queue with a prefetch, one ack per message.
     case consume
     /// `RabbitMQEventBus.publish` (persistent, mandatory, confirmed) of a small event from concurrent tasks, next to
-    /// confirmed publishes of the same size by C and the `AMQP` layer with the same window.
+    /// confirmed publishes of the same size by C and the `AMQP` layer with the same window, and by C with the bus's
+    /// wire format (`c-wire`).
     case busPublish = "bus-publish"
     /// A bus subscription consuming a pre-filled queue (decode → dedup in memory → trivial handler → ack), next to
     /// C and `AMQP` consumers of the same messages with the same prefetch.
@@ -29,7 +30,8 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     var clients: [BenchmarkClient] {
         switch self {
         case .publish, .publishConfirm, .consume: [.c, .amqp]
-        case .busPublish, .busConsume, .busE2E: [.c, .amqp, .bus]
+        case .busPublish: [.c, .cWire, .amqp, .bus]
+        case .busConsume, .busE2E: [.c, .amqp, .bus]
         case .busSoak, .outbox: [.bus]
         }
     }
@@ -171,6 +173,8 @@ struct BenchmarkRow: Sendable, Hashable {
 enum BenchmarkClient: String, Sendable, CaseIterable {
     /// The raw librabbitmq-c baseline (`CRawBaseline`).
     case c
+    /// The same C baseline publishing the bus's wire format (properties, headers, mandatory; `bus-publish` only).
+    case cWire = "c-wire"
     /// The Swift `AMQP` layer.
     case amqp
     /// The event bus (`RabbitMQEventBus`) over the `AMQP` layer.
@@ -180,6 +184,7 @@ enum BenchmarkClient: String, Sendable, CaseIterable {
     var displayName: String {
         switch self {
         case .c: "C"
+        case .cWire: "C-wire"
         case .amqp: "AMQP"
         case .bus: "Bus"
         }
@@ -250,6 +255,11 @@ enum ProcessCPU {
 /// ``BenchmarkFailure`` when it is wrong.
 protocol RowBenchmark: Sendable {
     func measure(client: BenchmarkClient, queue: String, admin: AdminSession) async throws -> Measurement
+}
+
+/// The failure of a client that a row does not measure.
+func unmeasuredClient(_ client: BenchmarkClient, on mode: BenchmarkMode) -> BenchmarkFailure {
+    BenchmarkFailure("\(mode.rawValue) does not measure the \(client.rawValue) client")
 }
 
 /// A failure with a message fit for the user.

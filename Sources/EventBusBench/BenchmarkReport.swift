@@ -1,20 +1,26 @@
 import Foundation
 
 /// Output of a run: the human table (medians, min–max spread, ratio to C; percentiles for latency rows; RSS for the
-/// soak) and, with `--json`, one JSON object per row and client with the medians (`client` `c`/`amqp`/`bus`,
-/// `mode`, `size`, `messages`, `seconds`, `msgs_per_sec`, plus `window` / `prefetch` / `rate` / `store`, `repeat`,
-/// spread, process CPU per message, `ratio` (client / C) on the non-C objects, `p50_ms` / `p99_ms` on latency and
-/// outbox rows, `rss_*` on the soak row, and `target_met` on the client a target applies to).
+/// soak) and, with `--json`, one JSON object per row and client with the medians (`client` `c`/`amqp`/`bus`, and
+/// `c-wire` on `bus-publish`, `mode`, `size`, `messages`, `seconds`, `msgs_per_sec`, plus `window` / `prefetch` /
+/// `rate` / `store`, `repeat`, spread, process CPU per message, `ratio` (client / C) on the non-C objects,
+/// `ratio_c_wire` (bus / C-wire) on the bus object of `bus-publish`, `p50_ms` / `p99_ms` on latency and outbox rows,
+/// `rss_*` on the soak row, and `target_met` on the client a target applies to).
 struct BenchmarkReport {
     /// The end-to-end p99 the bus must stay under on `bus-e2e` rows, in milliseconds.
     static let targetP99Milliseconds = 2.0
 
     let results: [RowResult]
 
-    /// The table's heading.
-    static func heading(repetitions: String) -> String {
-        "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
+    /// The table's heading; `wireFormat` adds what C-wire means (when a `bus-publish` row is in the run).
+    static func heading(repetitions: String, wireFormat: Bool = false) -> String {
+        var text = "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
             + "bus ≥ 0.8× C, bus-e2e p99 ≤ \(String(format: "%.0f", targetP99Milliseconds)) ms"
+        if wireFormat {
+            text += "\nbus-publish: C-wire = C publishing the bus's wire format (properties, cloudEvents_* headers, mandatory, "
+                + "bus exchange); (×w vs C-wire) = bus / C-wire, the cost of the Swift code alone"
+        }
+        return text
     }
 
     /// The human table, one line per row.
@@ -65,6 +71,7 @@ struct BenchmarkReport {
                     var segment = client.displayName + " " + Format.padLeft(Format.rate(summary.messagesPerSecond), 7) + " msg/s"
                     segment += " [" + Format.rate(summary.minimumPerSecond) + "–" + Format.rate(summary.maximumPerSecond) + "]"
                     if let ratio = result.ratio(client) { segment += String(format: " (×%.2f)", ratio) }
+                    if let ratio = result.wireRatio(client) { segment += String(format: " (×%.2f vs C-wire)", ratio) }
                     line += Format.pad(segment, client == .c ? 36 : 46)
                     if let perMessage = summary.cpuMicrosecondsPerMessage {
                         cpu.append(client.displayName + " " + String(format: "%.1f", perMessage))
@@ -114,6 +121,7 @@ struct BenchmarkReport {
                     if let p99 = summary.p99Milliseconds { object.add("p99_ms", p99, decimals: 3) }
                     if let cpu = summary.cpuMicrosecondsPerMessage { object.add("cpu_us_per_msg", cpu, decimals: 2) }
                     if !result.row.mode.isLatency, let ratio = result.ratio(client) { object.add("ratio", ratio, decimals: 4) }
+                    if let ratio = result.wireRatio(client) { object.add("ratio_c_wire", ratio, decimals: 4) }
                     if let memory = summary.memory {
                         object.add("rss_start_kib", memory.startKiB)
                         object.add("rss_first_kib", memory.firstKiB)

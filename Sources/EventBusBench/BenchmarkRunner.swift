@@ -69,8 +69,21 @@ struct RowResult: Sendable {
 
     /// `client`'s median msgs/s over C's median msgs/s (`nil` for C itself and for rows without C).
     func ratio(_ client: BenchmarkClient) -> Double? {
-        guard client != .c, let c = summary(.c), let other = summary(client), c.messagesPerSecond > 0 else { return nil }
-        return other.messagesPerSecond / c.messagesPerSecond
+        ratio(client, to: .c)
+    }
+
+    /// `client`'s median msgs/s over `base`'s (`nil` for `base` itself and for rows without `base`).
+    func ratio(_ client: BenchmarkClient, to base: BenchmarkClient) -> Double? {
+        guard client != base, let reference = summary(base), let other = summary(client), reference.messagesPerSecond > 0
+        else { return nil }
+        return other.messagesPerSecond / reference.messagesPerSecond
+    }
+
+    /// On `bus-publish`: the bus's median msgs/s over C-wire's (C publishing the bus's wire format), so the cost of
+    /// the Swift code shows apart from the cost of the wire format.
+    func wireRatio(_ client: BenchmarkClient) -> Double? {
+        guard client == .bus, row.mode.clients.contains(.cWire) else { return nil }
+        return ratio(.bus, to: .cWire)
     }
 }
 

@@ -57,6 +57,8 @@ struct BusConsumeBenchmark: RowBenchmark {
             }
             try await BusBench.checkAndCleanUp(queue: queue, admin: admin, options: options)
             return try result.get()
+        case .cWire:
+            throw unmeasuredClient(client, on: .busConsume)
         }
     }
 

@@ -56,6 +56,8 @@ struct BusLatencyBenchmark: RowBenchmark {
             }
             try await BusBench.checkAndCleanUp(queue: queue, admin: admin, options: options)
             return try result.get()
+        case .cWire:
+            throw unmeasuredClient(client, on: .busE2E)
         }
     }
 

@@ -13,6 +13,10 @@ import Synchronization
 ///   (bus already connected) until every publish returned.
 /// - C / AMQP: exactly `publish-confirm` (``PublishBenchmark``) with bodies of the event's JSON size: persistent,
 ///   confirmed, same window, default exchange.
+/// - C-wire (`c-wire`): the C baseline publishing what the bus puts on the wire (`raw_bench_publish_wire`): bodies of
+///   the event's JSON size, mandatory, to the bus's exchange with the event type as routing key, with the wire
+///   format's properties and `cloudEvents_*` headers (a fresh id and time per message, the bus's source), confirmed
+///   with the same window. Bus / C-wire is the cost of the Swift code alone; C-wire / C the cost of the wire format.
 ///
 /// Afterwards the queue must hold exactly `count` messages.
 struct BusPublishBenchmark: RowBenchmark {
@@ -29,6 +33,18 @@ struct BusPublishBenchmark: RowBenchmark {
             let plain = PublishBenchmark(
                 target: target, size: shape.bodySize, count: count, confirm: true, window: window, options: options)
             return try await plain.measure(client: client, queue: queue, admin: admin)
+        case .cWire:
+            try await admin.bindForEvents(queue)
+            let exchange = try await admin.busExchange()
+            let source = try BusBench.configuration(target: target, role: "publisher", exchange: exchange, options: options).serviceName
+            let measurement = try await ProcessCPU.measuring {
+                let result = await RawBaseline.publishWire(
+                    target: target, exchange: exchange, routingKey: BenchmarkEvent.eventTypeName, count: count,
+                    size: shape.bodySize, window: window, eventType: BenchmarkEvent.eventTypeName, source: source)
+                return try result.measurement(expecting: count)
+            }
+            try await admin.waitForMessageCount(queue, count, stallTimeout: options.stallTimeout, who: "C-wire publish check")
+            return measurement
         case .bus:
             try await admin.bindForEvents(queue)
             let measurement = try await ProcessCPU.measuring {

@@ -25,6 +25,8 @@ struct ConsumeBenchmark: RowBenchmark {
                 return try result.measurement(expecting: count)
             case .amqp, .bus:
                 return try await Self.measureAMQP(target: target, queue: queue, count: count, prefetch: prefetch, options: options)
+            case .cWire:
+                throw unmeasuredClient(client, on: .consume)
             }
         }
         try await admin.waitForMessageCount(

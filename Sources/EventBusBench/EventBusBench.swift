@@ -16,7 +16,9 @@ struct EventBusBench: AsyncParsableCommand {
         discussion: """
             Without --mode, runs the whole matrix: publish 256 B and 4 KiB; publish-confirm 256 B and 4 KiB \
             × window 100 and 1000; consume 256 B × prefetch 100 and 1000 (C and AMQP); then bus-publish window \
-            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus); and \
+            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus; bus-publish also C-wire: \
+            the C baseline publishing the bus's wire format, i.e. its properties, cloudEvents_* headers and mandatory \
+            flag, so bus / C-wire is the cost of the Swift code alone); and \
             outbox on SQLite (and PostgreSQL when EVENTBUS_POSTGRES_URL is set). bus-soak (RSS over 1 000 000 \
             consumed events) runs only with --mode bus-soak. Each row rotates its clients, repeats --repeat times and \
             reports medians, the min–max spread and the ratio client / C (targets: AMQP layer ≥ 0.95, bus ≥ 0.8; \
@@ -156,7 +158,8 @@ struct EventBusBench: AsyncParsableCommand {
         await admin.close()
 
         let report = BenchmarkReport(results: results)
-        human("\n" + BenchmarkReport.heading(repetitions: repetitionsText))
+        human("\n" + BenchmarkReport.heading(
+            repetitions: repetitionsText, wireFormat: rows.contains { $0.mode.clients.contains(.cWire) }))
         human(report.table())
         if json {
             for line in report.jsonLines() { print(line) }

@@ -29,6 +29,8 @@ struct PublishBenchmark: RowBenchmark {
                 return try result.measurement(expecting: count)
             case .amqp, .bus:
                 return try await measureSwift(queue: queue)
+            case .cWire:
+                throw unmeasuredClient(client, on: confirm ? .publishConfirm : .publish)
             }
         }
         try await admin.waitForMessageCount(

@@ -13,6 +13,20 @@ enum RawBaseline {
         }
     }
 
+    /// `raw_bench_publish_wire`: confirmed like ``publish(target:queue:count:size:confirm:window:)`` but with the bus's
+    /// wire format (properties, `cloudEvents_*` headers with a fresh id and time per message, mandatory) to
+    /// `exchange` / `routingKey`.
+    static func publishWire(
+        target: BrokerTarget, exchange: String, routingKey: String, count: Int, size: Int, window: Int, eventType: String,
+        source: String
+    ) async -> RawResult {
+        await runOnOwnThread {
+            RawResult(raw_bench_publish_wire(
+                target.host, Int32(target.port), target.user, target.password, target.virtualHost, exchange, routingKey,
+                count, Int32(size), Int32(window), eventType, source))
+        }
+    }
+
     /// `raw_bench_consume`: consumes `count` messages with `prefetch`, one ack each.
     static func consume(target: BrokerTarget, queue: String, count: Int, prefetch: Int) async -> RawResult {
         await runOnOwnThread {

@@ -35,6 +35,22 @@ raw_bench_result raw_bench_publish(const char *host, int port, const char *user,
                                    int confirm, int window);
 
 /*
+ * The confirmed case of raw_bench_publish (persistent, at most `window` (>= 1) unconfirmed, a basic.nack
+ * is a failure), but every message carries what RabbitMQEventBus puts on the wire for an event without
+ * subject or trace context (DESIGN section 4): published mandatory to `exchange` with routing key
+ * `routing_key` (a basic.return, i.e. unroutable, is a failure); properties content_type
+ * "application/json", delivery_mode 2, message_id (a fresh random lowercase UUID per message), type
+ * `event_type`, timestamp (now, seconds), app_id `source`; headers (long strings)
+ * cloudEvents_specversion "1.0", cloudEvents_id (= message_id), cloudEvents_type `event_type`,
+ * cloudEvents_source `source`, cloudEvents_time (now, UTC "YYYY-MM-DDThh:mm:ss.fffffffZ").
+ * The body is `size` bytes of the byte pattern. The clock stops when every message is confirmed.
+ */
+raw_bench_result raw_bench_publish_wire(const char *host, int port, const char *user, const char *password,
+                                        const char *vhost, const char *exchange, const char *routing_key,
+                                        long count, int size, int window, const char *event_type,
+                                        const char *source);
+
+/*
  * Consume `count` messages from `queue` (already filled by the caller) with basic.qos `prefetch`,
  * no_ack = 0, each message acked individually (multiple = 0) right after it is received.
  * The clock runs from just before basic.consume until the last ack has been sent; the consumer is
