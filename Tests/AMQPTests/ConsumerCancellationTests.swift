@@ -33,8 +33,9 @@ import Testing
             for index in 0..<20 { try await channel.publish(Data("\(index)".utf8), routingKey: queue) }
             let consumerChannel = try await connection.openChannel()
             let consumer = try await consumerChannel.consume(queue: queue, prefetch: 20)
-            // Let all 20 arrive in the buffer, then end the consumer: the 20 still come out, then the sequence ends.
-            try await Task.sleep(for: .milliseconds(300))
+            // Once the broker has sent all 20 (none ready any more), end the consumer: basic.cancel-ok comes after them
+            // on the channel, so the 20 still come out of the buffer, then the sequence ends.
+            #expect(try await TestBroker.waitForMessageCount(0, in: queue, on: channel) == 0)
             try await consumer.cancel()
             var bodies: [String] = []
             for try await delivery in consumer { bodies.append(String(decoding: delivery.body, as: UTF8.self)) }

@@ -8,7 +8,7 @@ import Testing
 enum PostgresTestEnvironment {
     /// `EVENTBUS_POSTGRES_URL` (set by scripts/with-services.sh), or the private cluster of scripts/postgres.sh.
     static var url: String {
-        TestEnvironment.environment["EVENTBUS_POSTGRES_URL"] ?? "postgres://eventbus@127.0.0.1:5433/eventbus"
+        TestEnvironment.postgresURL
     }
 
     /// Quiet unless something is critical (postgres-nio logs connection trouble at higher levels).

@@ -12,11 +12,11 @@ import TestSupport
 import Testing
 
 /// The test environment: the broker at `EVENTBUS_URL` (scripts/with-services.sh provides it; tests fail without it),
-/// PostgreSQL at `EVENTBUS_POSTGRES_URL` when given.
+/// PostgreSQL at `EVENTBUS_POSTGRES_URL` (or the private cluster); tests fail without them, never skip.
 enum SamplesEnvironment {
     static let environment = ProcessInfo.processInfo.environment
     static var brokerURL: String { TestEnvironment.brokerURL }
-    static var postgresURL: String? { environment["EVENTBUS_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
+    static var postgresURL: String { TestEnvironment.postgresURL }
 
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 

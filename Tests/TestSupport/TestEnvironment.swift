@@ -8,6 +8,12 @@ public enum TestEnvironment {
     /// The broker under test (`EVENTBUS_URL`).
     public static var brokerURL: String { environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/" }
 
+    /// The PostgreSQL server under test (`EVENTBUS_POSTGRES_URL`, which scripts/with-services.sh sets), or the private
+    /// cluster of scripts/postgres.sh. Tests that need it fail, never skip, when it does not answer.
+    public static var postgresURL: String {
+        environment["EVENTBUS_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres://eventbus@127.0.0.1:5433/eventbus"
+    }
+
     /// The port of the broker under test (from `EVENTBUS_URL`): broker controls default to it.
     public static var brokerPort: Int { URL(string: brokerURL)?.port ?? 5682 }
 
