@@ -13,12 +13,8 @@ import Testing
             let store = stores[0]
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
-            let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
-            let handled = Tally()
-            try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
-                await handled.add(event.id.uuidString)
-            }
+            let consumer = try await PriceChangedConsumer(exchange: exchange)
+            let handled = consumer.handled, consumerService = consumer.service
             let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             producer.start()
@@ -43,12 +39,8 @@ import Testing
             let store = stores[0]
             let logger = PostgresTestEnvironment.logger
             let exchange = TestEnvironment.unique("exchange")
-            let consumerService = TestEnvironment.unique("basket")
-            let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
-            let handled = Tally()
-            try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
-                await handled.add(event.id.uuidString)
-            }
+            let consumer = try await PriceChangedConsumer(exchange: exchange)
+            let handled = consumer.handled, consumerService = consumer.service
             // At commit time the service's broker does not answer (nothing listens on port 1).
             let down = try RunningBus(
                 timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, url: "amqp://guest:guest@127.0.0.1:1/"

@@ -263,22 +263,3 @@ struct TestFailure: Error {}
         }
     }
 }
-
-/// A bus whose every publish fails.
-struct FailingBus: EventBus {
-    struct Down: Error {}
-    func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws { throw Down() }
-    func publish(_ event: RawEvent) async throws { throw Down() }
-    func subscribe<Event: IntegrationEvent>(_ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func subscribe<Event: IntegrationEvent>(
-        batchesOf type: Event.Type, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping BatchEventHandler<Event>
-    ) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func subscribe(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func unsubscribe(_ subscription: SubscriptionID) async throws {}
-}

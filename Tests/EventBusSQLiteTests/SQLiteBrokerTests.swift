@@ -12,12 +12,8 @@ import Testing
         let directory = try TestEnvironment.temporaryDirectory()
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
-        let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
-        let handled = Tally()
-        try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
-            await handled.add(event.id.uuidString)
-        }
+        let consumer = try await PriceChangedConsumer(exchange: exchange)
+        let handled = consumer.handled, consumerService = consumer.service
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
@@ -58,12 +54,8 @@ import Testing
         let directory = try TestEnvironment.temporaryDirectory()
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
-        let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange, url: url) { $0.exchangeDurable = true }
-        let handled = Tally()
-        try await consumer.bus.subscribe(PriceChanged.self, options: try testSubscription()) { event, _ in
-            await handled.add(event.id.uuidString)
-        }
+        let consumer = try await PriceChangedConsumer(exchange: exchange, url: url) { $0.exchangeDurable = true }
+        let handled = consumer.handled, consumerService = consumer.service
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
             $0.exchangeDurable = true
             $0.publishTimeout = .seconds(1)

@@ -310,22 +310,3 @@ struct TestFailure: Error {}
         for (delay, expected) in zip(delays, expected) { #expect(abs(delay - expected) < 1, "\(delays)") }
     }
 }
-
-/// A bus whose every publish fails, for backoff tests that need no broker.
-struct FailingBus: EventBus {
-    struct Down: Error, CustomStringConvertible { var description: String { "no broker here" } }
-    func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws { throw Down() }
-    func publish(_ event: RawEvent) async throws { throw Down() }
-    func subscribe<Event: IntegrationEvent>(_ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func subscribe<Event: IntegrationEvent>(
-        batchesOf type: Event.Type, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping BatchEventHandler<Event>
-    ) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func subscribe(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) async throws -> SubscriptionID {
-        SubscriptionID(name: "none")
-    }
-    func unsubscribe(_ subscription: SubscriptionID) async throws {}
-}
