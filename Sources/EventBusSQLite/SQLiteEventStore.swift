@@ -354,7 +354,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
                 "outbox: syncing the SQLite write-ahead log failed; checkpointing instead",
                 metadata: ["path": "\(path)", "error": "\(error)"])
             do {
-                try await pool.writeWithoutTransaction { db in try db.checkpoint(.full) }
+                _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.full) }
             } catch {
                 throw SQLiteFailure.error("\(what) (making it durable)", path: path, busyTimeout: busyTimeout, error)
             }
