@@ -454,28 +454,20 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             }
             if subscriptions.count == 1, context.collectors.isEmpty || context.collectors[subscriptions[0].id.name] == nil {
                 // One subscription, no batching (the common case): its decision is the delivery's, no tracker needed.
-                let subscription = subscriptions[0]
-                let decisions: [DeliveryDecision]
-                switch await pipeline.admit(event, to: subscription) {
-                case .decided(let decision): decisions = [decision]
-                case .handle(let admitted): decisions = await pipeline.handle([admitted], with: subscription)
-                }
-                await finalize(delivery, event, decisions, context)
+                await finalize(delivery, event, await pipeline.process(event, with: subscriptions[0]), context)
                 return
             }
             let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in
                 await self.finalize(delivery, event, decisions, context)
             }
             for subscription in subscriptions {
+                guard let collector = context.collectors[subscription.id.name] else {
+                    await tracker.complete(await pipeline.process(event, with: subscription))
+                    continue
+                }
                 switch await pipeline.admit(event, to: subscription) {
-                case .decided(let decision):
-                    await tracker.complete([decision])
-                case .handle(let admitted):
-                    if let collector = context.collectors[subscription.id.name] {
-                        collector.add((admitted, tracker))
-                    } else {
-                        await tracker.complete(await pipeline.handle([admitted], with: subscription))
-                    }
+                case .decided(let decision): await tracker.complete([decision])
+                case .handle(let admitted): collector.add((admitted, tracker))
                 }
             }
         }

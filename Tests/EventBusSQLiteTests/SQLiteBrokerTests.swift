@@ -55,7 +55,7 @@ import Testing
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
         let consumer = try await PriceChangedConsumer(exchange: exchange, url: url) { $0.exchangeDurable = true }
-        let handled = consumer.handled, consumerService = consumer.service
+        let handled = consumer.handled
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
             $0.exchangeDurable = true
             $0.publishTimeout = .seconds(1)

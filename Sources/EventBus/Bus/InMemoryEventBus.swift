@@ -375,14 +375,7 @@ private final class Engine: Sendable {
                 await gather(event, into: subscription, policy: policy)
                 continue
             }
-            switch await pipeline.admit(event, to: subscription) {
-            case .decided(let decision):
-                carryOut(decision, for: event)
-            case .handle(let admitted):
-                for decision in await pipeline.handle([admitted], with: subscription) {
-                    carryOut(decision, for: event)
-                }
-            }
+            for decision in await pipeline.process(event, with: subscription) { carryOut(decision, for: event) }
         }
     }
 

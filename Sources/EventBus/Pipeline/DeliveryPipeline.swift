@@ -81,6 +81,15 @@ package struct DeliveryPipeline: Sendable {
         return .handle(Admitted(event: event, value: value, context: context))
     }
 
+    /// Admits one event to a subscription that does not batch and, when admitted, handles it: the whole of section 5
+    /// for one event and one subscription. Returns its decision.
+    package func process(_ event: InboundEvent, with subscription: Subscription) async -> [DeliveryDecision] {
+        switch await admit(event, to: subscription) {
+        case .decided(let decision): return [decision]
+        case .handle(let admitted): return await handle([admitted], with: subscription)
+        }
+    }
+
     /// Handles admitted events (one, or a batch) with the subscription's handler, all or nothing, then records
     /// them as processed. Returns one decision per event, in order.
     package func handle(_ admitted: [Admitted], with subscription: Subscription) async -> [DeliveryDecision] {
