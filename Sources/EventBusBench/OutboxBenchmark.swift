@@ -266,6 +266,12 @@ private struct TimingBus: EventBus {
         timings.confirmed(event.id)
     }
 
+    func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        let results = await inner.publishAll(events)
+        for (event, result) in zip(events, results) where (try? result.get()) != nil { timings.confirmed(event.id) }
+        return results
+    }
+
     func subscribe<Event: IntegrationEvent>(
         _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>
     ) async throws -> SubscriptionID {

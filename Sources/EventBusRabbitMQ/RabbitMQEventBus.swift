@@ -174,90 +174,16 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
     }
 
-    public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
-        let payload: Data
-        do {
-            payload = try configuration.codec.encode(event)
-        } catch {
-            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
-        }
-        try await publish(RawEvent(
-            eventType: Event.eventTypeName, id: event.id.uuidString.lowercased(), subject: subject,
-            time: event.creationDate, payload: payload))
-    }
-
-    public func publish(_ event: RawEvent) async throws {
-        var event = event
-        if event.source == nil { event.source = configuration.serviceName }
+    /// Counts a publish call in (a graceful shutdown waits for it); throws when the bus is shutting down.
+    func beginPublish() throws {
         try state.withLock {
             if shuttingDown { throw EventBusError.shuttingDown }
             pendingPublishes += 1
         }
-        defer { finishPublish() }
-        try await withSpan("\(event.eventType) publish", ofKind: .producer) { span in
-            // A span that records nothing (no tracer bootstrapped) would drop the attributes anyway.
-            if span.isRecording {
-                span.attributes["messaging.system"] = "rabbitmq"
-                span.attributes["messaging.message.id"] = event.id
-            }
-            InstrumentationSystem.instrument.inject(span.context, into: &event.headers, using: TraceHeaderInjector())
-            try await publishConfirmed(event)
-        }
     }
 
-    private func publishConfirmed(_ event: RawEvent) async throws {
-        let deadline = ContinuousClock.now + configuration.publishTimeout
-        let timeout = configuration.publishTimeout
-        let properties = WireFormat.properties(for: event)
-        let started = ContinuousClock.now
-        metrics.published.increment()
-        while true {
-            let channel = try await publisher.channel(until: deadline) {
-                EventBusError.publishTimedOut(eventID: event.id, after: timeout)
-            }
-            do {
-                try await publisher.run(until: deadline, timeoutError: { EventBusError.publishTimedOut(eventID: event.id, after: timeout) }) {
-                    try await channel.publish(
-                        event.payload, exchange: self.topology.exchange, routingKey: event.eventType, mandatory: true,
-                        properties: properties)
-                }
-                metrics.confirmed.increment()
-                metrics.confirmLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
-                return
-            } catch let error as AMQPError {
-                switch error {
-                case .returned(let code, let text, let exchange, let routingKey):
-                    metrics.returned.increment()
-                    throw EventBusError.publishFailed(
-                        eventID: event.id,
-                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)' (\(code) \(text)); start a consuming service or bind a queue")
-                case .invalidArgument(let text):
-                    throw EventBusError.publishFailed(eventID: event.id, reason: text)
-                default:
-                    // Connection or channel trouble, or a nack: the confirm is unknown, so send again once a channel
-                    // is back (consumers deduplicate a message that did arrive).
-                    logger.debug("publish will be retried", metadata: ["event.id": "\(event.id)", "error": "\(error)"])
-                    if !channel.isOpen, channel.connection.isOpen {
-                        // Only the channel is gone (e.g. the exchange was deleted: NOT_FOUND): open another one and
-                        // declare the exchange again.
-                        let topology = self.topology, window = configuration.publishConfirmWindow
-                        publisher.reopen(after: channel) {
-                            let fresh = try await channel.connection.openChannel()
-                            try await topology.declareExchange(on: fresh)
-                            try await fresh.confirmSelect(window: window)
-                            return fresh
-                        }
-                    } else {
-                        publisher.retract(channel)
-                    }
-                    if ContinuousClock.now >= deadline { throw EventBusError.publishTimedOut(eventID: event.id, after: timeout) }
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-            }
-        }
-    }
-
-    private func finishPublish() {
+    /// Counts a publish call out; the last one wakes a graceful shutdown waiting for publishes to finish.
+    func finishPublish() {
         let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
             pendingPublishes -= 1
             guard pendingPublishes == 0 else { return [] }

@@ -126,7 +126,7 @@ import Testing
 
     @Test func pendingConfirmsSettleSingleAndMultipleConfirms() {
         var pending = PendingConfirms()
-        let request = PublishRequest(exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: Data(), continuation: nil)
+        let request = PublishRequest(exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: Data(), waiter: .none)
         for _ in 0..<5 { pending.append(PendingConfirm(request)) }
         #expect(pending.count == 5 && pending.nextTag == 6)
         #expect(pending.remove(2) != nil)

@@ -63,6 +63,37 @@ import Testing
         await inspector.cleanUp(queue: "none", exchange: exchange)
     }
 
+    @Test func publishAllDeliversInOrderAndFailsOnlyTheUnroutableEvents() async throws {
+        let exchange = TestEnvironment.unique("exchange")
+        let basket = try RunningBus(service: TestEnvironment.unique("basket"), exchange: exchange)
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        let received = Recorder()
+        try await basket.bus.subscribe(eventType: "PriceChanged") { event, _ in await received.record(event.id) }
+        basket.start()
+        catalog.start()
+        let inspector = try await Inspector.open()
+        try await inspector.waitForConsumers(basket.configuration.queue)
+        // 200 events; every 50th has a type nobody consumes, so the broker returns it.
+        let events = (0..<200).map { index in
+            RawEvent(eventType: index % 50 == 7 ? "NobodyListens" : "PriceChanged", id: "event-\(index)", payload: Data("{}".utf8))
+        }
+        let results = await catalog.bus.publishAll(events)
+        #expect(results.count == 200)
+        for (event, result) in zip(events, results) {
+            if event.eventType == "PriceChanged" {
+                #expect((try? result.get()) != nil, "\(event.id) must be confirmed")
+            } else {
+                #expect(throws: EventBusError.self) { try result.get() }
+            }
+        }
+        let expected = events.filter { $0.eventType == "PriceChanged" }.map(\.id)
+        try await eventually("the routable events are handled") { await received.order.count == expected.count }
+        #expect(await received.order == expected)
+        await basket.stop()
+        await catalog.stop()
+        await inspector.cleanUp(queue: basket.configuration.queue, exchange: exchange)
+    }
+
     @Test func aDotNetStylePublisherBodyIsHandled() async throws {
         // eShop's EventBusRabbitMQ publishes PascalCase JSON with only delivery_mode set: no message_id, no type.
         let exchange = TestEnvironment.unique("eshop_event_bus")

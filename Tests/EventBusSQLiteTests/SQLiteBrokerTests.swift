@@ -150,10 +150,15 @@ import Testing
         defer { BrokerControl.deleteQueues(of: consumerService) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
-        // Saved but never published by the service (it died after commit): the relay sends all of them.
+        // Saved but never published by the service (it died after commit): the relay sends all of them, in
+        // creation order (one relay, batches published in order, a consumer handling one event at a time).
         let total = 1_000
-        _ = try await store.write { db in
-            try (0..<total).map { try SQLiteEventStore.save(PriceChanged(productId: $0, newPrice: 1, oldPrice: 0), in: db) }
+        let start = Date()
+        let saved = try await store.write { db in
+            try (0..<total).map { index in
+                let event = PriceChanged(creationDate: start.addingTimeInterval(Double(index) / 1_000), productId: index, newPrice: 1, oldPrice: 0)
+                return try SQLiteEventStore.save(event, in: db)
+            }
         }
         let published = Tally()
         let relay = RunningRelay(OutboxRelay(log: store, bus: CountingBus(inner: producer.bus, published: published), configuration: .fast(batchSize: 100)))
@@ -161,6 +166,7 @@ import Testing
         try await eventually("the consumer gets every event", timeout: .seconds(60)) { await handled.distinct == total }
         #expect(await published.total == total)
         #expect(await handled.total == total)
+        #expect(await handled.order == saved.map(\.rawEvent.id))
         await relay.stop()
         await producer.stop()
         await consumer.stop()

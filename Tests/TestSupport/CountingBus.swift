@@ -20,6 +20,14 @@ public struct CountingBus: EventBus {
         await published.add(event.id)
     }
 
+    public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        let results = await inner.publishAll(events)
+        for (event, result) in zip(events, results) {
+            if case .success = result { await published.add(event.id) }
+        }
+        return results
+    }
+
     public func subscribe<Event: IntegrationEvent>(
         _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>
     ) async throws -> SubscriptionID {

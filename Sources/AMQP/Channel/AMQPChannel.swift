@@ -214,7 +214,7 @@ public final class AMQPChannel: Sendable {
             let queued = driver.enqueueTransientPublish(.publish(
                 PublishRequest(
                     exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body,
-                    continuation: nil),
+                    waiter: .none),
                 state))
             switch queued {
             case .success(true): return
@@ -226,8 +226,36 @@ public final class AMQPChannel: Sendable {
             driver.submit(.publish(
                 PublishRequest(
                     exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body,
-                    continuation: continuation),
+                    waiter: .caller(continuation)),
                 state))
+        }
+    }
+
+    /// Publishes `messages` back to back, in the order given, and returns each one's outcome (same order) once all
+    /// are settled: on a confirm-mode channel when the broker has confirmed (or nacked, or returned) each of them,
+    /// otherwise when each was written to the socket. The broker receives them in that order, with no other
+    /// publish of this channel in between.
+    ///
+    /// One call hands the whole batch to the connection thread and resumes the caller once, so a batch costs
+    /// far less than the same messages published one by one from as many tasks. The confirm window applies per
+    /// message: a batch larger than the window is sent as confirms free it. A message that cannot be encoded fails
+    /// alone (``AMQPError/invalidArgument(_:)``); when the channel or connection closes, every message not yet
+    /// confirmed fails with that error (whether the broker got it is unknown: publish it again).
+    public func publish(_ messages: [AMQPOutboundMessage]) async -> [Result<Void, AMQPError>] {
+        guard !messages.isEmpty else { return [] }
+        if state.isClosed.load(ordering: .acquiring), let reason = state.closedReason.withLock({ $0 }) {
+            return Array(repeating: .failure(reason), count: messages.count)
+        }
+        return await withUnsafeContinuation { (continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) in
+            let batch = PublishBatch(count: messages.count, continuation: continuation)
+            var requests: [PublishRequest] = []
+            requests.reserveCapacity(messages.count)
+            for (index, message) in messages.enumerated() {
+                requests.append(PublishRequest(
+                    exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
+                    properties: message.properties, body: message.body, waiter: .batch(batch, index: index)))
+            }
+            driver.submit(.publishBatch(requests, state))
         }
     }
 

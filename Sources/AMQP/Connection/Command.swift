@@ -7,6 +7,8 @@
 enum Command: Sendable {
     /// `basic.publish`; the request carries its own completion.
     case publish(PublishRequest, ChannelState)
+    /// Several `basic.publish`es sent back to back, in order; each request's waiter is the same ``PublishBatch``.
+    case publishBatch([PublishRequest], ChannelState)
     /// `basic.ack` / `basic.nack` / `basic.reject`: no reply, nothing to fail.
     case acknowledge(AcknowledgementKind, tag: UInt64, ChannelState)
     /// Anything else: `run` on the connection thread, or `fail` when the connection is closed.

@@ -6,19 +6,27 @@
 /// each one.
 struct Completions {
     private var resumes: [(UnsafeContinuation<Void, any Error>, AMQPError?)] = []
+    /// Batches whose last message settled.
+    private var finishedBatches: [PublishBatch] = []
     /// Deliveries per consumer, in order.
     private var staged: [(sink: DeliveryBuffer, deliveries: [AMQPDelivery?])] = []
     /// Storage left over from an earlier batch, for the next consumer's deliveries.
     private var spare: [AMQPDelivery?] = []
 
-    var isEmpty: Bool { resumes.isEmpty && staged.isEmpty }
+    var isEmpty: Bool { resumes.isEmpty && staged.isEmpty && finishedBatches.isEmpty }
 
-    /// Queues a publish's outcome; `nil` (a transient publish nobody waits for) is ignored.
-    mutating func resume(_ continuation: UnsafeContinuation<Void, any Error>?, _ result: Result<Void, AMQPError>) {
-        guard let continuation else { return }
-        switch result {
-        case .success: resumes.append((continuation, nil))
-        case .failure(let error): resumes.append((continuation, error))
+    /// Queues a publish's outcome; a transient publish nobody waits for is ignored.
+    mutating func resume(_ waiter: PublishWaiter, _ result: Result<Void, AMQPError>) {
+        switch waiter {
+        case .none:
+            return
+        case .caller(let continuation):
+            switch result {
+            case .success: resumes.append((continuation, nil))
+            case .failure(let error): resumes.append((continuation, error))
+            }
+        case .batch(let batch, let index):
+            if batch.settle(index, result) { finishedBatches.append(batch) }
         }
     }
 
@@ -44,6 +52,8 @@ struct Completions {
             if let error { continuation.resume(throwing: error) } else { continuation.resume() }
         }
         resumes.removeAll(keepingCapacity: true)
+        for batch in finishedBatches { batch.finish() }
+        finishedBatches.removeAll(keepingCapacity: true)
     }
 }
 

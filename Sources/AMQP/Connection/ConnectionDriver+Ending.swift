@@ -66,7 +66,7 @@ extension ConnectionDriver {
         if let content = channel.content.take(), case .getOk(let rpc, _, _, _, _, _) = content.kind {
             rpc.complete(.failure(error))
         }
-        for pending in channel.pendingConfirms.removeAll() { completions.resume(pending.continuation, .failure(error)) }
+        for pending in channel.pendingConfirms.removeAll() { completions.resume(pending.waiter, .failure(error)) }
         while channel.hasDeferred { dropUnsent(channel.popDeferred(), .failure(error)) }
         channel.pendingAcks.removeAll()
         channel.unacked.removeAll()

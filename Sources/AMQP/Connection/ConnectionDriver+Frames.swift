@@ -211,12 +211,12 @@ extension ConnectionDriver {
         }
         func complete(_ pending: PendingConfirm) {
             if !ack {
-                completions.resume(pending.continuation, .failure(.nacked))
-                if pending.continuation == nil { logger.warning("AMQP transient publish nacked by the broker") }
+                completions.resume(pending.waiter, .failure(.nacked))
+                if pending.waiter.isTransient { logger.warning("AMQP transient publish nacked by the broker") }
             } else if let returned = pending.returned {
-                completions.resume(pending.continuation, .failure(returned))
+                completions.resume(pending.waiter, .failure(returned))
             } else {
-                completions.resume(pending.continuation, .success(()))
+                completions.resume(pending.waiter, .success(()))
             }
         }
         if multiple {

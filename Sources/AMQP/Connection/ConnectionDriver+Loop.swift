@@ -81,6 +81,9 @@ extension ConnectionDriver {
         case .publish(let request, let channel):
             flushAcknowledgements()
             publish(request, on: channel)
+        case .publishBatch(let requests, let channel):
+            flushAcknowledgements()
+            for request in requests { publish(request, on: channel) }
         case .acknowledge(let kind, let tag, let channel):
             acknowledge(kind, tag: tag, on: channel)
         case .closure(let run, _):

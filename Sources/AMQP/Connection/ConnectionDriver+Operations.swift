@@ -84,13 +84,13 @@ extension ConnectionDriver {
 
     /// Completes a publish that never reached the socket.
     func dropUnsent(_ request: PublishRequest, _ result: Result<Void, AMQPError>) {
-        if request.continuation == nil {
+        if request.waiter.isTransient {
             transientSettled += 1
             if case .failure(let error) = result {
                 logger.debug("AMQP queued transient publish dropped", metadata: ["error": "\(error)"])
             }
         }
-        completions.resume(request.continuation, result)
+        completions.resume(request.waiter, result)
     }
 
     private func send(_ request: consuming PublishRequest, on channel: ChannelState) {
@@ -98,7 +98,7 @@ extension ConnectionDriver {
             dropUnsent(request, .failure(.connectionClosed))
             return
         }
-        if request.continuation == nil { transientSettled += 1 }
+        if request.waiter.isTransient { transientSettled += 1 }
         willWrite()
         scratch.reset()
         var properties = scratch.properties(request.properties)
@@ -114,15 +114,15 @@ extension ConnectionDriver {
             if channel.confirmMode {
                 channel.pendingConfirms.append(PendingConfirm(request))
             } else {
-                completions.resume(request.continuation, .success(()))
+                completions.resume(request.waiter, .success(()))
             }
         case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue:
             // Nothing reached the socket: the message itself cannot be encoded.
             let error = AMQPError.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")
-            if request.continuation == nil { logger.error("AMQP queued transient publish dropped", metadata: ["error": "\(error)"]) }
-            completions.resume(request.continuation, .failure(error))
+            if request.waiter.isTransient { logger.error("AMQP queued transient publish dropped", metadata: ["error": "\(error)"]) }
+            completions.resume(request.waiter, .failure(error))
         default:
-            completions.resume(request.continuation, .failure(.connectionLost(reason: CDecoding.statusText(status))))
+            completions.resume(request.waiter, .failure(.connectionLost(reason: CDecoding.statusText(status))))
             socketFailed(status)
         }
     }

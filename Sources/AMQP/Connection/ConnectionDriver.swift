@@ -152,7 +152,9 @@ final class ConnectionDriver: @unchecked Sendable {
     func fail(_ command: Command, with error: AMQPError) {
         switch command {
         case .publish(let request, _):
-            request.continuation?.resume(throwing: error)
+            if case .caller(let continuation) = request.waiter { continuation.resume(throwing: error) }
+        case .publishBatch(let requests, _):
+            if case .batch(let batch, _) = requests.first?.waiter { batch.failUnsent(error) }
         case .acknowledge:
             break
         case .closure(_, let fail):

@@ -9,8 +9,8 @@ struct PublishRequest: Sendable {
     let mandatory: Bool
     let properties: AMQPProperties
     let body: Data
-    /// The caller waiting for the outcome; `nil` for a transient publish that returned as soon as it was queued.
-    let continuation: UnsafeContinuation<Void, any Error>?
+    /// Who waits for the outcome.
+    let waiter: PublishWaiter
 
     /// Whether `amqp_basic_publish` can only fail on the socket for this message, never while encoding it: no
     /// headers table (whose size is only known once encoded) and every short string within 255 bytes. Only such
@@ -33,5 +33,55 @@ struct PendingConfirm {
         self.request = request
     }
 
-    var continuation: UnsafeContinuation<Void, any Error>? { request.continuation }
+    var waiter: PublishWaiter { request.waiter }
+}
+
+/// Who is told how a publish ended.
+enum PublishWaiter: Sendable {
+    /// Nobody: a transient publish that returned as soon as it was queued.
+    case none
+    /// One caller of ``AMQPChannel/publish(_:exchange:routingKey:mandatory:properties:)``.
+    case caller(UnsafeContinuation<Void, any Error>)
+    /// Message `index` of a ``PublishBatch``.
+    case batch(PublishBatch, index: Int)
+
+    /// Whether nobody waits (the publish was counted as queued, not awaited).
+    var isTransient: Bool {
+        if case .none = self { return true }
+        return false
+    }
+}
+
+/// The outcomes of one ``AMQPChannel/publish(_:)`` call, collected on the connection thread as its messages settle;
+/// the caller resumes once, when the last one has.
+///
+/// Only the connection thread records outcomes (``settle(_:_:)``); ``failUnsent(_:)`` is for a batch whose command
+/// never reached that thread, so nobody else holds it.
+final class PublishBatch: @unchecked Sendable {
+    private var results: [Result<Void, AMQPError>]
+    private var remaining: Int
+    private let continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) {
+        self.results = Array(repeating: .failure(.connectionClosed), count: count)
+        self.remaining = count
+        self.continuation = continuation
+    }
+
+    /// Records message `index`'s outcome; returns `true` when it was the last one (then call ``finish()``).
+    func settle(_ index: Int, _ result: Result<Void, AMQPError>) -> Bool {
+        results[index] = result
+        remaining -= 1
+        return remaining == 0
+    }
+
+    /// Resumes the caller with every outcome.
+    func finish() {
+        continuation.resume(returning: results)
+    }
+
+    /// Fails every message of a batch that was never handed to the connection thread.
+    func failUnsent(_ error: AMQPError) {
+        continuation.resume(returning: Array(repeating: .failure(error), count: results.count))
+    }
 }

@@ -29,6 +29,12 @@ public protocol EventBus: Sendable {
     /// Publishes an event given as JSON (for relays and tools); same guarantees.
     func publish(_ event: RawEvent) async throws
 
+    /// Publishes events given as JSON in the order given and returns each one's outcome (same order): `.success`
+    /// once the broker has confirmed it, as `publish(_:)` would, or the error it would have thrown.
+    /// A bus that can keep them all in flight at once does (`RabbitMQEventBus` sends them back to back and awaits
+    /// the confirms together); the default publishes them one after the other.
+    func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>]
+
     /// Calls `handler` for each event of type `Event`.
     @discardableResult
     func subscribe<Event: IntegrationEvent>(
@@ -51,6 +57,21 @@ public protocol EventBus: Sendable {
 }
 
 extension EventBus {
+    /// Publishes the events one after the other, each after the previous one's outcome.
+    public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        var results: [Result<Void, any Error>] = []
+        results.reserveCapacity(events.count)
+        for event in events {
+            do {
+                try await publish(event)
+                results.append(.success(()))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
     /// Publishes an event without a subject.
     public func publish<Event: IntegrationEvent>(_ event: Event) async throws {
         try await publish(event, subject: nil)

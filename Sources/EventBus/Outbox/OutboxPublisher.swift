@@ -15,8 +15,10 @@ import Logging
 ///
 /// Cost per call: one store transaction to mark the entries `InProgress` and one to mark them `Published`, both
 /// shared with concurrent calls (group commit: requests that arrive while a transaction runs go into the next one),
-/// plus one confirmed publish per entry. Entries of one call are published in order, one after the other; when one
-/// fails the rest of that call are recorded as failed without being tried, so the relay keeps their order.
+/// plus one confirmed publish per entry. The entries of one call go out in order, back to back, with their confirms
+/// awaited together (``EventBus/publishAll(_:)``), so a transaction's events cost about one confirm round trip; an
+/// entry that fails is recorded `PublishedFailed` on its own and the relay sends it again (after the others of its
+/// call, which consumers may then see first).
 ///
 /// Copies share their state: create one publisher per store and bus and pass it around.
 public struct OutboxPublisher: Sendable {
@@ -59,18 +61,15 @@ public struct OutboxPublisher: Sendable {
                 metadata: ["event.ids": "\(entries.map { $0.eventID.uuidString.lowercased() })", "error": "\(error)"])
             return
         }
-        var failure: (any Error)?
+        let sending = entries.filter { marked.contains($0.eventID) }
+        let outcomes = await bus.publishAll(sending.map(\.rawEvent))
         var published: [UUID] = []
-        for entry in entries where marked.contains(entry.eventID) {
-            if let failure {
-                await markFailed(entry, error: "not sent: an earlier event of its transaction failed: \(failure)")
-                continue
-            }
-            do {
-                try await bus.publish(entry.rawEvent)
+        published.reserveCapacity(sending.count)
+        for (entry, outcome) in zip(sending, outcomes) {
+            switch outcome {
+            case .success:
                 published.append(entry.eventID)
-            } catch {
-                failure = error
+            case .failure(let error):
                 logger.warning(
                     "outbox: publishing failed; the relay will retry",
                     metadata: ["event.id": "\(entry.rawEvent.id)", "event.type": "\(entry.eventTypeName)", "error": "\(error)"])

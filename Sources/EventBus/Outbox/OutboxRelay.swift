@@ -8,9 +8,9 @@ import ServiceLifecycle
 ///
 /// Its `run()` loops: claim a batch of due events in creation order (`NotPublished`, `PublishedFailed` whose next
 /// attempt is due, and `InProgress` rows older than ``Configuration/staleAfter`` whose sender died), marking them
-/// `InProgress` (times sent + 1); publish the whole batch at once (the bus pipelines the confirms); mark the
-/// confirmed ones `Published` and the others `PublishedFailed` with backoff `initialBackoff × 2^(timesSent − 1)`,
-/// capped at ``Configuration/maximumBackoff``. A full batch is followed at once by the next; otherwise the relay
+/// `InProgress` (times sent + 1); publish the whole batch in that order, back to back (``EventBus/publishAll(_:)``:
+/// the bus awaits the confirms together); mark the confirmed ones `Published` and the others `PublishedFailed` with
+/// backoff `initialBackoff × 2^(timesSent − 1)`, capped at ``Configuration/maximumBackoff``. A full batch is followed at once by the next; otherwise the relay
 /// waits ``Configuration/pollInterval``. Several relays may share one database: the claim locks rows
 /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one `BEGIN IMMEDIATE` transaction on SQLite), so no row is published by
 /// two relays at once.
@@ -130,7 +130,7 @@ public final class OutboxRelay: Service, Sendable {
 
     /// One pass: claims a batch, publishes it, marks the outcome; returns how many events were published (confirmed).
     /// For tests and the CLI. Cost: one store transaction to claim, one to mark the published events, one per
-    /// failed event, and one confirmed publish per event (all of the batch in flight at once).
+    /// failed event, and one confirmed publish per event (the whole batch in flight at once, in order).
     public func relayOnce() async throws -> Int {
         try await relayPass().published
     }
@@ -139,22 +139,12 @@ public final class OutboxRelay: Service, Sendable {
         let now = Date()
         let claimed = try await log.claimPending(limit: configuration.batchSize, staleAfter: configuration.staleAfter, now: now)
         guard !claimed.isEmpty else { return (0, 0) }
-        let bus = self.bus
-        let outcomes = await withTaskGroup(of: (IntegrationEventLogEntry, String?).self) { group in
-            for entry in claimed {
-                group.addTask {
-                    do {
-                        try await bus.publish(entry.rawEvent)
-                        return (entry, nil)
-                    } catch {
-                        return (entry, "\(error)")
-                    }
-                }
+        let results = await bus.publishAll(claimed.map(\.rawEvent))
+        let outcomes = zip(claimed, results).map { entry, result -> (IntegrationEventLogEntry, String?) in
+            switch result {
+            case .success: (entry, nil)
+            case .failure(let error): (entry, "\(error)")
             }
-            var outcomes: [(IntegrationEventLogEntry, String?)] = []
-            outcomes.reserveCapacity(claimed.count)
-            for await outcome in group { outcomes.append(outcome) }
-            return outcomes
         }
         let published = outcomes.filter { $0.1 == nil }.map(\.0.eventID)
         let failed = outcomes.compactMap { entry, error in error.map { (entry, $0) } }

@@ -1,0 +1,154 @@
+import AMQP
+import EventBus
+import Foundation
+import Tracing
+
+/// Publishing (DESIGN sections 4 and 5): every event is persistent, mandatory and confirmed by the broker; a publish
+/// whose confirm is unknown (the connection or channel broke, the broker nacked) is sent again on the next channel
+/// until ``RabbitMQEventBusConfiguration/publishTimeout``.
+extension RabbitMQEventBus {
+    public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
+        let payload: Data
+        do {
+            payload = try configuration.codec.encode(event)
+        } catch {
+            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
+        }
+        try await publish(RawEvent(
+            eventType: Event.eventTypeName, id: event.id.uuidString.lowercased(), subject: subject,
+            time: event.creationDate, payload: payload))
+    }
+
+    public func publish(_ event: RawEvent) async throws {
+        try await publishAll([event])[0].get()
+    }
+
+    /// Publishes `events` back to back on the publishing channel, in the order given, with every confirm awaited
+    /// at once: the broker receives them in that order, and the batch costs about one confirm round trip instead
+    /// of one per event. Returns each event's outcome (same order).
+    ///
+    /// An event whose confirm is unknown is sent again (with the others still unconfirmed, in order) until the
+    /// publish timeout; a resent event can then arrive after later events of the batch (consumers deduplicate the
+    /// copy that did arrive before). An event no queue is bound for fails alone with
+    /// ``EventBusError/publishFailed(eventID:reason:)``. One trace span covers the batch; every event carries it.
+    public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        guard !events.isEmpty else { return [] }
+        do {
+            try beginPublish()
+        } catch {
+            return Array(repeating: .failure(error), count: events.count)
+        }
+        defer { finishPublish() }
+        var events = events
+        for index in events.indices where events[index].source == nil { events[index].source = configuration.serviceName }
+        let name = events.count == 1 ? "\(events[0].eventType) publish" : "publish \(events.count) events"
+        return await withSpan(name, ofKind: .producer) { span in
+            // A span that records nothing (no tracer bootstrapped) would drop the attributes anyway.
+            if span.isRecording {
+                span.attributes["messaging.system"] = "rabbitmq"
+                if events.count == 1 {
+                    span.attributes["messaging.message.id"] = events[0].id
+                } else {
+                    span.attributes["messaging.batch.message_count"] = events.count
+                }
+            }
+            for index in events.indices {
+                InstrumentationSystem.instrument.inject(span.context, into: &events[index].headers, using: TraceHeaderInjector())
+            }
+            return await publishConfirmed(events)
+        }
+    }
+
+    /// Sends `events` until each is confirmed, failed for good, or out of time.
+    private func publishConfirmed(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        let started = ContinuousClock.now
+        let deadline = started + configuration.publishTimeout
+        let exchange = topology.exchange
+        let messages = events.map { event in
+            AMQPOutboundMessage(
+                event.payload, exchange: exchange, routingKey: event.eventType, mandatory: true,
+                properties: WireFormat.properties(for: event))
+        }
+        var results = [Result<Void, any Error>?](repeating: nil, count: events.count)
+        var unsent = Array(events.indices)
+        metrics.published.increment(by: events.count)
+        while !unsent.isEmpty {
+            let outcomes: [Result<Void, AMQPError>]
+            let channel: AMQPChannel
+            do {
+                channel = try await publisher.channel(until: deadline) { PublishDeadlinePassed() }
+                let batch = unsent.count == messages.count ? messages : unsent.map { messages[$0] }
+                outcomes = try await publisher.run(until: deadline, timeoutError: { PublishDeadlinePassed() }) {
+                    await channel.publish(batch)
+                }
+            } catch {
+                for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
+                break
+            }
+            var again: [Int] = []
+            var trouble: AMQPError?
+            for (index, outcome) in zip(unsent, outcomes) {
+                switch outcome {
+                case .success:
+                    metrics.confirmed.increment()
+                    metrics.confirmLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+                    results[index] = .success(())
+                case .failure(.returned(let code, let text, let exchange, let routingKey)):
+                    metrics.returned.increment()
+                    results[index] = .failure(EventBusError.publishFailed(
+                        eventID: events[index].id,
+                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)' (\(code) \(text)); start a consuming service or bind a queue"))
+                case .failure(.invalidArgument(let text)):
+                    results[index] = .failure(EventBusError.publishFailed(eventID: events[index].id, reason: text))
+                case .failure(let error):
+                    // Connection or channel trouble, or a nack: the confirm is unknown, so send again once a channel
+                    // is back (consumers deduplicate a message that did arrive).
+                    again.append(index)
+                    trouble = error
+                }
+            }
+            unsent = again
+            guard let trouble else { break }
+            logger.debug(
+                "publish will be retried",
+                metadata: ["event.count": "\(again.count)", "first.event.id": "\(events[again[0]].id)", "error": "\(trouble)"])
+            replace(channel)
+            do {
+                guard ContinuousClock.now < deadline else { throw PublishDeadlinePassed() }
+                try await Task.sleep(for: .milliseconds(20))
+            } catch {
+                for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
+                break
+            }
+        }
+        return results.indices.map { index in
+            results[index] ?? .failure(EventBusError.publishTimedOut(eventID: events[index].id, after: configuration.publishTimeout))
+        }
+    }
+
+    /// After a publish failed on `channel`: when only the channel is gone (e.g. the exchange was deleted:
+    /// NOT_FOUND) opens another one and declares the exchange again; when the connection broke, forgets the channel
+    /// (the supervisor reconnects).
+    private func replace(_ channel: AMQPChannel) {
+        guard !channel.isOpen, channel.connection.isOpen else {
+            publisher.retract(channel)
+            return
+        }
+        let topology = self.topology, window = configuration.publishConfirmWindow
+        publisher.reopen(after: channel) {
+            let fresh = try await channel.connection.openChannel()
+            try await topology.declareExchange(on: fresh)
+            try await fresh.confirmSelect(window: window)
+            return fresh
+        }
+    }
+
+    /// The error an event gets when its publish stopped on `error`: the deadline becomes the event's own timeout.
+    private func failure(_ error: any Error, for event: RawEvent) -> any Error {
+        guard error is PublishDeadlinePassed else { return error }
+        return EventBusError.publishTimedOut(eventID: event.id, after: configuration.publishTimeout)
+    }
+}
+
+/// The publish timeout passed; each event of the batch then fails with its own ``EventBusError/publishTimedOut(eventID:after:)``.
+private struct PublishDeadlinePassed: Error {}
