@@ -9,7 +9,7 @@ final class ChannelLink: @unchecked Sendable {
     private var stoppedError: (any Error)?
     private var waiters: [UInt64: CheckedContinuation<AMQPChannel, any Error>] = [:]
     private var nextWaiter: UInt64 = 0
-    /// Bounds the waits for a channel and the operations run through ``run(until:timeoutError:_:)``.
+    /// Bounds the waits for a channel and for publishes sent through ``send(_:on:until:timeoutError:)``.
     private let sweeper = DeadlineSweeper()
 
     /// Whether a channel is current and open.
@@ -97,12 +97,14 @@ final class ChannelLink: @unchecked Sendable {
         }
     }
 
-    /// Runs `operation` (on a channel this link handed out) but gives up at `deadline` with `timeoutError()`;
-    /// see ``DeadlineSweeper/run(until:timeoutError:_:)``.
-    func run<T: Sendable>(
-        until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error,
-        _ operation: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await sweeper.run(until: deadline, timeoutError: timeoutError, operation)
+    /// Publishes `messages` on `channel` (one this link handed out) in order and returns their outcomes, or throws
+    /// `timeoutError()` once `deadline` passes (the messages' fate is then unknown).
+    func send(
+        _ messages: [AMQPOutboundMessage], on channel: AMQPChannel, until deadline: ContinuousClock.Instant,
+        timeoutError: @escaping @Sendable () -> any Error
+    ) async throws -> [Result<Void, AMQPError>] {
+        try await sweeper.wait(until: deadline, timeoutError: timeoutError) { complete in
+            channel.publish(messages) { complete(.success($0)) }
+        }
     }
 }

@@ -67,7 +67,7 @@ final class DeadlineSweeper: @unchecked Sendable {
         }
     }
 
-    /// Expires overdue registrations; the current timer then re-arms for the earliest one left.
+    /// Expires overdue registrations, earliest deadline first; the current timer then re-arms for the earliest one left.
     private func sweep(generation swept: UInt64) {
         let now = ContinuousClock.now
         let overdue = lock.withLock { () -> [Entry] in
@@ -80,7 +80,8 @@ final class DeadlineSweeper: @unchecked Sendable {
                     earliest = entry.deadline
                 }
             }
-            let overdue = overdueIDs.compactMap { entries.removeValue(forKey: $0) }
+            // Earliest first, also when a late wake-up finds several overdue.
+            let overdue = overdueIDs.compactMap { entries.removeValue(forKey: $0) }.sorted { $0.deadline < $1.deadline }
             if swept == generation {
                 timer = nil
                 armedUntil = nil
@@ -91,24 +92,19 @@ final class DeadlineSweeper: @unchecked Sendable {
         for entry in overdue { entry.expire() }
     }
 
-    /// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()` once `deadline`
-    /// passes. The operation is not awaited past the deadline (AMQP operations complete by themselves when the
-    /// connection ends); an operation that has not started by the deadline is not started.
-    func run<T: Sendable>(
+    /// Starts an operation that reports through a completion handler (`start` gets the handler) and returns its
+    /// result, or throws `timeoutError()` once `deadline` passes, whichever comes first; a later result is dropped.
+    /// No task is created: the caller suspends until the handler or the timer resumes it. An operation whose deadline
+    /// passed already is not started.
+    func wait<T: Sendable>(
         until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error,
-        _ operation: @escaping @Sendable () async throws -> T
+        _ start: (_ complete: @escaping @Sendable (Result<T, any Error>) -> Void) -> Void
     ) async throws -> T {
         guard ContinuousClock.now < deadline else { throw timeoutError() }
         return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
             let outcome = OneShot(continuation)
             let id = register(deadline: deadline) { outcome.resume(with: .failure(timeoutError())) }
-            Task {
-                let result: Result<T, any Error>
-                do {
-                    result = .success(try await operation())
-                } catch {
-                    result = .failure(error)
-                }
+            start { result in
                 self.cancel(id)
                 outcome.resume(with: result)
             }

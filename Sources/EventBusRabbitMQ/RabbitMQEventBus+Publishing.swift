@@ -41,6 +41,7 @@ extension RabbitMQEventBus {
         defer { finishPublish() }
         var events = events
         for index in events.indices where events[index].source == nil { events[index].source = configuration.serviceName }
+        guard BusTracing.isActive else { return await publishConfirmed(events) }
         let name = events.count == 1 ? "\(events[0].eventType) publish" : "publish \(events.count) events"
         return await withSpan(name, ofKind: .producer) { span in
             // A span that records nothing (no tracer bootstrapped) would drop the attributes anyway.
@@ -78,9 +79,7 @@ extension RabbitMQEventBus {
             do {
                 channel = try await publisher.channel(until: deadline) { PublishDeadlinePassed() }
                 let batch = unsent.count == messages.count ? messages : unsent.map { messages[$0] }
-                outcomes = try await publisher.run(until: deadline, timeoutError: { PublishDeadlinePassed() }) {
-                    await channel.publish(batch)
-                }
+                outcomes = try await publisher.send(batch, on: channel, until: deadline) { PublishDeadlinePassed() }
             } catch {
                 for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
                 break

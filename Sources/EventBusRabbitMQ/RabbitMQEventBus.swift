@@ -369,32 +369,41 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             return
         }
         logger.debug("event received", metadata: pipeline.metadata(event, nil).merging(["redelivered": "\(event.redelivered)"]) { $1 })
+        guard BusTracing.isActive else {
+            await handle(event, delivery, context)
+            return
+        }
         var traceContext = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(event.raw.headers, into: &traceContext, using: TraceHeaderExtractor())
         await withSpan("\(event.raw.eventType) process", context: traceContext, ofKind: .consumer) { span in
             if span.isRecording { span.attributes["messaging.message.id"] = event.raw.id }
-            let subscriptions = pipeline.route(event)
-            if subscriptions.isEmpty {
-                await finalize(delivery, event, [pipeline.unexpected(event)], context)
-                return
+            await handle(event, delivery, context)
+        }
+    }
+
+    /// Routes a decoded event to its subscriptions and settles the delivery with their decisions.
+    private func handle(_ event: InboundEvent, _ delivery: AMQPDelivery, _ context: ConsumeContext) async {
+        let subscriptions = pipeline.route(event)
+        if subscriptions.isEmpty {
+            await finalize(delivery, event, [pipeline.unexpected(event)], context)
+            return
+        }
+        if subscriptions.count == 1, context.collectors.isEmpty || context.collectors[subscriptions[0].id.name] == nil {
+            // One subscription, no batching (the common case): its decision is the delivery's, no tracker needed.
+            await finalize(delivery, event, await pipeline.process(event, with: subscriptions[0]), context)
+            return
+        }
+        let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in
+            await self.finalize(delivery, event, decisions, context)
+        }
+        for subscription in subscriptions {
+            guard let collector = context.collectors[subscription.id.name] else {
+                await tracker.complete(await pipeline.process(event, with: subscription))
+                continue
             }
-            if subscriptions.count == 1, context.collectors.isEmpty || context.collectors[subscriptions[0].id.name] == nil {
-                // One subscription, no batching (the common case): its decision is the delivery's, no tracker needed.
-                await finalize(delivery, event, await pipeline.process(event, with: subscriptions[0]), context)
-                return
-            }
-            let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in
-                await self.finalize(delivery, event, decisions, context)
-            }
-            for subscription in subscriptions {
-                guard let collector = context.collectors[subscription.id.name] else {
-                    await tracker.complete(await pipeline.process(event, with: subscription))
-                    continue
-                }
-                switch await pipeline.admit(event, to: subscription) {
-                case .decided(let decision): await tracker.complete([decision])
-                case .handle(let admitted): collector.add((admitted, tracker))
-                }
+            switch await pipeline.admit(event, to: subscription) {
+            case .decided(let decision): await tracker.complete([decision])
+            case .handle(let admitted): collector.add((admitted, tracker))
             }
         }
     }

@@ -13,3 +13,13 @@ struct TraceHeaderExtractor: Extractor {
         carrier[key]
     }
 }
+
+/// Whether the bus traces at all: only when the application bootstrapped an instrument (or bound one to the task
+/// with `withTracer`). Without one, every span would be a no-op anyway, so the bus skips span creation and header
+/// propagation altogether (they cost a tracer lookup and a task-local binding per event).
+enum BusTracing {
+    static var isActive: Bool {
+        let instrument = InstrumentationSystem.instrument
+        return !(instrument is NoOpInstrument) && !(instrument is NoOpTracer)
+    }
+}

@@ -10,33 +10,12 @@ import Testing
         let name: String
     }
 
-    /// An operation that never finishes by itself (until `release`), like a publish whose confirm never comes.
-    final class Gate: Sendable {
-        private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
-        private let open = Mutex(false)
-
-        func wait() async {
-            await withCheckedContinuation { continuation in
-                let resumeNow = open.withLock { $0 } || {
-                    waiters.withLock { $0.append(continuation) }
-                    return false
-                }()
-                if resumeNow { continuation.resume() }
-            }
-        }
-
-        func release() {
-            open.withLock { $0 = true }
-            for waiter in waiters.withLock({ taken in defer { taken.removeAll() }; return taken }) { waiter.resume() }
-        }
-    }
-
     @Test func operationsFinishingInTimeReturnTheirResult() async throws {
         let sweeper = DeadlineSweeper()
         let deadline = ContinuousClock.now + .seconds(10)
         let values = try await withThrowingTaskGroup(of: Int.self) { group in
             for value in 0..<200 {
-                group.addTask { try await sweeper.run(until: deadline, timeoutError: { TimedOut(name: "\(value)") }) { value } }
+                group.addTask { try await sweeper.wait(until: deadline, timeoutError: { TimedOut(name: "\(value)") }) { $0(.success(value)) } }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -47,47 +26,54 @@ import Testing
     @Test func errorsOfTheOperationComeThrough() async {
         let sweeper = DeadlineSweeper()
         await #expect(throws: TimedOut(name: "own")) {
-            try await sweeper.run(until: ContinuousClock.now + .seconds(10), timeoutError: { TimedOut(name: "timeout") }) {
-                throw TimedOut(name: "own")
+            try await sweeper.wait(until: ContinuousClock.now + .seconds(10), timeoutError: { TimedOut(name: "timeout") }) {
+                $0(Result<Void, any Error>.failure(TimedOut(name: "own")))
             }
         }
     }
 
-    @Test func overdueOperationsFailAtTheirOwnDeadlineInAnyRegistrationOrder() async throws {
+    @Test func registrationsExpireEarliestFirstAndNeverBeforeTheirDeadline() async {
         let sweeper = DeadlineSweeper()
-        let gate = Gate()
         let start = ContinuousClock.now
+        let expired = Mutex<[(bound: Int, elapsed: Duration)]>([])
         // Registered late-deadline first, so the earlier ones must re-arm the timer.
-        let bounds: [Duration] = [.milliseconds(600), .milliseconds(300), .milliseconds(100)]
-        let outcomes = await withTaskGroup(of: (Duration, Duration, Bool).self) { group in
-            for bound in bounds {
-                group.addTask {
-                    do {
-                        try await sweeper.run(until: start + bound, timeoutError: { TimedOut(name: "\(bound)") }) { await gate.wait() }
-                        return (bound, start.duration(to: .now), false)
-                    } catch {
-                        return (bound, start.duration(to: .now), error as? TimedOut == TimedOut(name: "\(bound)"))
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            for bound in [600, 300, 100] {
+                _ = sweeper.register(deadline: start + .milliseconds(bound)) {
+                    let count = expired.withLock { expired in
+                        expired.append((bound, start.duration(to: .now)))
+                        return expired.count
                     }
+                    if count == 3 { done.resume() }
                 }
-                try? await Task.sleep(for: .milliseconds(10))
             }
-            return await group.reduce(into: []) { $0.append($1) }
         }
-        gate.release()
-        // Each fails at its own deadline, never before it, and none waits for a later one: they end earliest first.
-        #expect(outcomes.map(\.0) == [.milliseconds(100), .milliseconds(300), .milliseconds(600)])
-        for (bound, elapsed, timedOut) in outcomes {
-            #expect(timedOut, "\(bound)")
-            #expect(elapsed >= bound, "\(bound) failed after \(elapsed)")
+        let outcomes = expired.withLock { $0 }
+        #expect(outcomes.map(\.bound) == [100, 300, 600])
+        for (bound, elapsed) in outcomes { #expect(elapsed >= .milliseconds(bound), "\(bound) ms expired after \(elapsed)") }
+    }
+
+    @Test func anOperationThatNeverCompletesFailsWithItsTimeoutErrorAndALateResultIsDropped() async {
+        let sweeper = DeadlineSweeper()
+        let start = ContinuousClock.now
+        let late = Mutex<(@Sendable (Result<Int, any Error>) -> Void)?>(nil)
+        await #expect(throws: TimedOut(name: "slow")) {
+            _ = try await sweeper.wait(until: start + .milliseconds(100), timeoutError: { TimedOut(name: "slow") }) { complete in
+                late.withLock { $0 = complete }
+            }
         }
+        #expect(start.duration(to: .now) >= .milliseconds(100))
+        // The operation finishing afterwards resumes nobody a second time.
+        late.withLock { $0 }?(.success(1))
     }
 
     @Test func aDeadlineThatPassedAlreadyDoesNotStartTheOperation() async {
         let sweeper = DeadlineSweeper()
         let started = Mutex(false)
         await #expect(throws: TimedOut(name: "late")) {
-            try await sweeper.run(until: ContinuousClock.now - .milliseconds(1), timeoutError: { TimedOut(name: "late") }) {
+            try await sweeper.wait(until: ContinuousClock.now - .milliseconds(1), timeoutError: { TimedOut(name: "late") }) {
                 started.withLock { $0 = true }
+                $0(.success(()))
             }
         }
         #expect(!started.withLock { $0 })

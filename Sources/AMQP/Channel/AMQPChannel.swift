@@ -242,21 +242,36 @@ public final class AMQPChannel: Sendable {
     /// alone (``AMQPError/invalidArgument(_:)``); when the channel or connection closes, every message not yet
     /// confirmed fails with that error (whether the broker got it is unknown: publish it again).
     public func publish(_ messages: [AMQPOutboundMessage]) async -> [Result<Void, AMQPError>] {
-        guard !messages.isEmpty else { return [] }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) in
+            publish(messages) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// ``publish(_:)`` for callers that track outcomes themselves: returns at once and calls `completion` with every
+    /// message's outcome (same order) once all are settled. `completion` runs exactly once, on the connection's
+    /// thread (or on the caller's, at once, when the channel is closed already): keep it short and never block in
+    /// it; resuming a continuation is the intended use. Lets a caller race the outcome against its own deadline
+    /// without a task per publish.
+    public func publish(
+        _ messages: [AMQPOutboundMessage], completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void
+    ) {
+        guard !messages.isEmpty else {
+            completion([])
+            return
+        }
         if state.isClosed.load(ordering: .acquiring), let reason = state.closedReason.withLock({ $0 }) {
-            return Array(repeating: .failure(reason), count: messages.count)
+            completion(Array(repeating: .failure(reason), count: messages.count))
+            return
         }
-        return await withUnsafeContinuation { (continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) in
-            let batch = PublishBatch(count: messages.count, continuation: continuation)
-            var requests: [PublishRequest] = []
-            requests.reserveCapacity(messages.count)
-            for (index, message) in messages.enumerated() {
-                requests.append(PublishRequest(
-                    exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
-                    properties: message.properties, body: message.body, waiter: .batch(batch, index: index)))
-            }
-            driver.submit(.publishBatch(requests, state))
+        let batch = PublishBatch(count: messages.count, completion: completion)
+        var requests: [PublishRequest] = []
+        requests.reserveCapacity(messages.count)
+        for (index, message) in messages.enumerated() {
+            requests.append(PublishRequest(
+                exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
+                properties: message.properties, body: message.body, waiter: .batch(batch, index: index)))
         }
+        driver.submit(.publishBatch(requests, state))
     }
 
     /// How many transient publishes (on channels without confirms) a connection queues before

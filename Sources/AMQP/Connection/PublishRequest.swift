@@ -52,20 +52,20 @@ enum PublishWaiter: Sendable {
     }
 }
 
-/// The outcomes of one ``AMQPChannel/publish(_:)`` call, collected on the connection thread as its messages settle;
-/// the caller resumes once, when the last one has.
+/// The outcomes of one batch publish (``AMQPChannel/publish(_:)`` or ``AMQPChannel/publish(_:completion:)``),
+/// collected on the connection thread as its messages settle; its completion runs once, when the last one has.
 ///
 /// Only the connection thread records outcomes (``settle(_:_:)``); ``failUnsent(_:)`` is for a batch whose command
 /// never reached that thread, so nobody else holds it.
 final class PublishBatch: @unchecked Sendable {
     private var results: [Result<Void, AMQPError>]
     private var remaining: Int
-    private let continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>
+    private let completion: @Sendable ([Result<Void, AMQPError>]) -> Void
 
-    init(count: Int, continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) {
+    init(count: Int, completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void) {
         self.results = Array(repeating: .failure(.connectionClosed), count: count)
         self.remaining = count
-        self.continuation = continuation
+        self.completion = completion
     }
 
     /// Records message `index`'s outcome; returns `true` when it was the last one (then call ``finish()``).
@@ -75,13 +75,13 @@ final class PublishBatch: @unchecked Sendable {
         return remaining == 0
     }
 
-    /// Resumes the caller with every outcome.
+    /// Hands every outcome to the completion.
     func finish() {
-        continuation.resume(returning: results)
+        completion(results)
     }
 
     /// Fails every message of a batch that was never handed to the connection thread.
     func failUnsent(_ error: AMQPError) {
-        continuation.resume(returning: Array(repeating: .failure(error), count: results.count))
+        completion(Array(repeating: .failure(error), count: results.count))
     }
 }
