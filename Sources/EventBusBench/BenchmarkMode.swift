@@ -61,7 +61,6 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         switch self {
         case .busE2E: 10_000
         case .busSoak: 1_000_000
-        case .outbox: 5_000
         default: 20_000
         }
     }
@@ -100,12 +99,14 @@ struct BenchmarkRow: Sendable, Hashable {
     var rate: Int?
     /// The outbox store, `sqlite` or `postgres` (outbox only).
     var store: String?
+    /// How the outbox row saves (outbox only).
+    var outbox: OutboxShape?
 
     /// The parameter column of the human table, e.g. `window 100`.
     var parameterLabel: String {
         if let window { return "window \(window)" }
         if let rate { return "rate \(rate)/s" }
-        if let store { return "store \(store)" }
+        if let store { return "store \(store)" + (outbox.map { " \($0.tasks)×\($0.eventsPerTransaction)" } ?? "") }
         if let prefetch { return "prefetch \(prefetch)" }
         return ""
     }
@@ -121,8 +122,9 @@ struct BenchmarkRow: Sendable, Hashable {
     /// The default matrix `make bench` runs: transient publishes (256 B, 4 KiB), confirmed persistent
     /// publishes (256 B, 4 KiB × windows 100, 1000), consume-with-ack (256 B × prefetch 100, 1000); then the bus:
     /// bus-publish (256 B, window 100), bus-consume (256 B, prefetch 100), bus-e2e (256 B at 1 000 events/s), and
-    /// the outbox on SQLite (and PostgreSQL when `postgres` is true). `count` overrides every row's default count;
-    /// `nil` keeps them (20 000; bus-e2e 5 000 here; outbox 5 000). `bus-soak` only on request. Other windows and
+    /// the outbox on SQLite (and PostgreSQL when `postgres` is true), each as 64 tasks × 1 event and 16 tasks × 10
+    /// events per transaction. `count` overrides every row's default count; `nil` keeps them (20 000; bus-e2e 5 000
+    /// here). `bus-soak` only on request. Other windows and
     /// prefetches: `--mode` with `--window` / `--prefetch`.
     static func matrix(count: Int?, postgres: Bool) -> [BenchmarkRow] {
         func n(_ mode: BenchmarkMode) -> Int { count ?? mode.defaultCount }
@@ -140,8 +142,13 @@ struct BenchmarkRow: Sendable, Hashable {
         rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: n(.busConsume), prefetch: 100))
         // 5 000 events at 1 000/s: 5 s per client and repetition keeps the matrix near 10 minutes on 2 cores.
         rows.append(BenchmarkRow(mode: .busE2E, size: 256, count: count ?? 5_000, prefetch: 100, rate: 1_000))
-        rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: "sqlite"))
-        if postgres { rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: "postgres")) }
+        // One event per transaction from 64 tasks, then 10 per transaction from 16 (a service raising several events
+        // in one change; fewer tasks keep the same number of events in flight).
+        for store in postgres ? ["sqlite", "postgres"] : ["sqlite"] {
+            for shape in [OutboxShape(tasks: 64, eventsPerTransaction: 1), OutboxShape(tasks: 16, eventsPerTransaction: 10)] {
+                rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: store, outbox: shape))
+            }
+        }
         return rows
     }
 
@@ -164,9 +171,17 @@ struct BenchmarkRow: Sendable, Hashable {
         case .busSoak:
             BusSoakBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
         case .outbox:
-            OutboxRowBenchmark(target: target, store: store ?? "sqlite", count: count, options: options)
+            OutboxRowBenchmark(
+                target: target, store: store ?? "sqlite", shape: outbox ?? OutboxShape(), count: count, options: options)
         }
     }
+}
+
+/// How the outbox row's services save: `tasks` concurrent tasks, each committing transactions of
+/// `eventsPerTransaction` events (plus one domain row) one after the other. Shown as `tasks×events` in the table.
+struct OutboxShape: Sendable, Hashable {
+    var tasks = 64
+    var eventsPerTransaction = 1
 }
 
 /// The implementations compared on a row (see ``BenchmarkMode/clients``).

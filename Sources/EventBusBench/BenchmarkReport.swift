@@ -110,6 +110,10 @@ struct BenchmarkReport {
                 if let prefetch = result.row.prefetch { object.add("prefetch", prefetch) }
                 if let rate = result.row.rate { object.add("rate", rate) }
                 if let store = result.row.store { object.add("store", store) }
+                if let shape = result.row.outbox {
+                    object.add("tasks", shape.tasks)
+                    object.add("events_per_transaction", shape.eventsPerTransaction)
+                }
                 object.add("repeat", result.repetitions)
                 if let summary = result.summary(client) {
                     object.add("messages", summary.messages)

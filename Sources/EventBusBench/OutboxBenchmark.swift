@@ -18,8 +18,9 @@ private struct OutboxBenchEvent: IntegrationEvent {
     var oldPrice: Decimal
 }
 
-/// Outbox throughput (DESIGN section 6, issue "transactional outbox"): `concurrency` tasks each run, as fast as they
-/// can, a transaction that updates one domain row and saves one event, then hand the entry to ``OutboxPublisher``
+/// Outbox throughput (DESIGN section 6, issue "transactional outbox"): `shape.tasks` tasks each run, as fast as they
+/// can, a transaction that updates one domain row and saves `shape.eventsPerTransaction` events, then hand the
+/// entries to ``OutboxPublisher``
 /// (the normal path) while an ``OutboxRelay`` runs beside them (default configuration). Events per second = events
 /// confirmed by the broker / wall time until the last confirm; latency = from the commit returning to the broker's
 /// confirm of that event (whoever published it: the publisher or the relay).
@@ -29,20 +30,17 @@ private struct OutboxBenchEvent: IntegrationEvent {
 /// last 10 000 (`x-max-length`), so a long run does not fill the broker's disk; publishes stay persistent and
 /// confirmed.
 ///
-/// `EVENTBUS_OUTBOX_BENCH_CONCURRENCY` sets the number of saving tasks (default 64),
-/// `EVENTBUS_OUTBOX_BENCH_EVENTS_PER_TRANSACTION` how many events each transaction saves (default 1).
-///
 /// - Parameters:
 ///   - store: `"sqlite"` (a new file in a temporary directory) or `"postgres"` (a new schema, dropped afterwards).
+///   - shape: How many tasks save, and how many events each transaction holds.
 ///   - count: How many events to save and publish.
 ///   - brokerURL: The broker.
 ///   - postgresURL: The PostgreSQL server, for `store == "postgres"`.
-func runOutboxBenchmark(store: String, count: Int, brokerURL: String, postgresURL: String?) async throws
+func runOutboxBenchmark(store: String, shape: OutboxShape, count: Int, brokerURL: String, postgresURL: String?) async throws
     -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double)
 {
-    let environment = ProcessInfo.processInfo.environment
-    let concurrency = max(1, Int(environment["EVENTBUS_OUTBOX_BENCH_CONCURRENCY"] ?? "") ?? 64)
-    let eventsPerTransaction = max(1, Int(environment["EVENTBUS_OUTBOX_BENCH_EVENTS_PER_TRANSACTION"] ?? "") ?? 1)
+    let concurrency = max(1, shape.tasks)
+    let eventsPerTransaction = max(1, shape.eventsPerTransaction)
     let exchange = "outbox-bench.\(UInt32.random(in: 0...UInt32.max))"
     let queue = "\(exchange).events"
     let admin = try await AMQPConnection.connect(url: brokerURL, connectionName: "outbox-bench-admin")

@@ -8,6 +8,7 @@ struct OutboxRowBenchmark: RowBenchmark {
     let target: BrokerTarget
     /// `sqlite` or `postgres`.
     let store: String
+    let shape: OutboxShape
     let count: Int
     let options: BenchmarkOptions
 
@@ -20,7 +21,7 @@ struct OutboxRowBenchmark: RowBenchmark {
             let result: (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double)
             do {
                 result = try await runOutboxBenchmark(
-                    store: store, count: count, brokerURL: target.url, postgresURL: options.postgresURL)
+                    store: store, shape: shape, count: count, brokerURL: target.url, postgresURL: options.postgresURL)
             } catch let failure as BenchmarkFailure {
                 throw failure
             } catch {
