@@ -18,7 +18,7 @@ import Testing
             let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             producer.start()
-            defer { BrokerControl.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
             try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
             let publisher = OutboxPublisher(log: store, bus: producer.bus)
@@ -49,7 +49,7 @@ import Testing
             consumer.start()
             down.start()
             up.start()
-            defer { BrokerControl.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
             try await waitUntilRoutable(up.bus, eventType: "PriceChanged")
 
             let event = PriceChanged(productId: 5, newPrice: 7, oldPrice: 6)
@@ -100,7 +100,7 @@ import Testing
             let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
             consumer.start()
             producer.start()
-            defer { BrokerControl.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
             try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
             let event = PriceChanged(productId: 42, newPrice: 3, oldPrice: 2)
@@ -143,7 +143,7 @@ import Testing
             consumer.start()
             firstBus.start()
             secondBus.start()
-            defer { BrokerControl.deleteQueues(of: consumerService) }
+            defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
             try await waitUntilRoutable(firstBus.bus, eventType: "PriceChanged")
             try await waitUntilRoutable(secondBus.bus, eventType: "PriceChanged")
 

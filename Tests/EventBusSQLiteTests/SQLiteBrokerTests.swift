@@ -17,7 +17,7 @@ import Testing
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { BrokerControl.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         let publisher = OutboxPublisher(log: store, bus: producer.bus)
@@ -112,7 +112,7 @@ import Testing
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { BrokerControl.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         let event = PriceChanged(productId: 42, newPrice: 3, oldPrice: 2)
@@ -147,7 +147,7 @@ import Testing
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
-        defer { BrokerControl.deleteQueues(of: consumerService) }
+        defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         // Saved but never published by the service (it died after commit): the relay sends all of them, in

@@ -1,4 +1,6 @@
+import AMQP
 import Foundation
+import EventBus
 
 /// Controls a private broker through scripts/broker.sh (start, stop, restart, `ctl` for rabbitmqctl), run with
 /// ``runProgram(_:_:environment:)``.
@@ -30,12 +32,19 @@ public enum BrokerControl {
         throw BrokerScriptError(arguments: ["close_connection", name], output: "no such connection")
     }
 
-    /// Deletes a consuming service's queues (the bus declares them durable) through rabbitmqctl, in the background:
-    /// leftovers on the test broker are harmless, and a fresh `make test` starts from an empty broker anyway.
-    public static func deleteQueues(of service: String, port: Int = TestEnvironment.brokerPort, retryDelays: [Int] = [50]) {
-        let queues = [service, "\(service).dead-letter"] + retryDelays.map { "\(service).retry.\($0)" }
+    /// Deletes a consuming service's queues (the bus declares them durable: service queue, dead letters, the retry
+    /// queues of `retryDelays` (milliseconds) and of the default policy) and the exchange, over AMQP, in the
+    /// background: leftovers on the test broker are harmless, and a fresh `make test` starts from an empty broker.
+    public static func deleteTopology(of service: String, exchange: String, retryDelays: [Int] = [50]) {
+        let defaults = RetryPolicy.eventGrid.usedDelays.map { Int(max($0.milliseconds, 1)) }
+        let queues = [service, "\(service).dead-letter"] + Set(retryDelays + defaults).map { "\(service).retry.\($0)" }
         Task.detached {
-            for queue in queues { _ = try? await run(["ctl", "delete_queue", queue], port: port) }
+            guard let connection = try? await AMQPConnection.connect(url: TestEnvironment.brokerURL, connectionName: "cleanup"),
+                let channel = try? await connection.openChannel()
+            else { return }
+            for queue in queues { _ = try? await channel.queueDelete(queue) }
+            try? await channel.exchangeDelete(exchange)
+            await connection.close()
         }
     }
 }

@@ -4,7 +4,7 @@ import EventBusRabbitMQ
 /// A consuming service with its own queue on `exchange` that counts, by event id (`uuidString`), the `PriceChanged`
 /// events it handles: the other side of the outbox tests. Not started until ``start()``.
 public final class PriceChangedConsumer: @unchecked Sendable {
-    /// The service's name (a unique `basket-…`); its queues are `BrokerControl.deleteQueues(of: service)`.
+    /// The service's name (a unique `basket-…`); its queues are `BrokerControl.deleteTopology(of:exchange:)`.
     public let service: String
     /// The handled events' ids, one entry per handler call.
     public let handled = Tally()

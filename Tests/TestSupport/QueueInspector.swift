@@ -38,12 +38,15 @@ public struct Inspector: Sendable {
         return deliveries
     }
 
-    /// Deletes a service's queues (service queue, dead letters, retry queues) and the exchange.
+    /// Deletes a service's queues (service queue, dead letters, the retry queues of `retryDelays`, of
+    /// ``testSubscription(dedup:)`` and of the default policy) and the exchange.
     public func cleanUp(queue: String, exchange: String, retryDelays: [Duration] = []) async {
         let cleanup = try? await connection.openChannel()
         _ = try? await cleanup?.queueDelete(queue)
         _ = try? await cleanup?.queueDelete("\(queue).dead-letter")
-        for delay in retryDelays { _ = try? await cleanup?.queueDelete("\(queue).retry.\(delay.milliseconds)") }
+        for delay in Set(retryDelays + [.milliseconds(50)] + RetryPolicy.eventGrid.usedDelays) {
+            _ = try? await cleanup?.queueDelete("\(queue).retry.\(max(delay.milliseconds, 1))")
+        }
         _ = try? await cleanup?.exchangeDelete(exchange)
         await connection.close()
     }
