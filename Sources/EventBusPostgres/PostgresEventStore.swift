@@ -187,7 +187,9 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
                     (event_id, event_type_name, state, times_sent, creation_time, content, transaction_id, updated_at)
                 SELECT event.id, \(typeName), 'NotPublished', 0, event.created, event.content,
                        COALESCE(\(transactionID)::text, txid_current()::text), \(Date())
-                FROM unnest(\(ids)::uuid[], \(creationTimes)::timestamptz[], \(contents)::text[]) AS event(id, created, content)
+                FROM unnest(\(ids)::uuid[], \(creationTimes)::timestamptz[], \(contents)::text[]) WITH ORDINALITY
+                    AS event(id, created, content, position)
+                ORDER BY event.position
                 RETURNING transaction_id
                 """, logger: logger)
             for try await transaction in rows.decode(String?.self) { saved = transaction }
@@ -241,21 +243,24 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
         let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval)
         let limit = max(1, limit)
+        // Returned in creation order, insertion order among equal creation times (a transaction's events).
         let query: PostgresQuery = """
-            UPDATE integration_event_log AS log
-            SET state = 'InProgress', times_sent = log.times_sent + 1, updated_at = \(now)
-            WHERE log.event_id IN (
-                SELECT event_id FROM integration_event_log
-                WHERE state <> 'Published'
-                  AND (state = 'NotPublished'
-                       OR (state = 'PublishedFailed' AND next_attempt_at <= \(now))
-                       OR (state = 'InProgress' AND updated_at <= \(staleBefore)))
-                ORDER BY creation_time
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING \(unescaped: PostgresSchema.columns)
+            WITH claimed AS (
+                UPDATE integration_event_log AS log
+                SET state = 'InProgress', times_sent = log.times_sent + 1, updated_at = \(now)
+                WHERE log.event_id IN (
+                    SELECT event_id FROM integration_event_log
+                    WHERE state <> 'Published'
+                      AND (state = 'NotPublished'
+                           OR (state = 'PublishedFailed' AND next_attempt_at <= \(now))
+                           OR (state = 'InProgress' AND updated_at <= \(staleBefore)))
+                    ORDER BY creation_time, sequence
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: PostgresSchema.columns), sequence)
+            SELECT \(unescaped: PostgresSchema.columns) FROM claimed ORDER BY creation_time, sequence
             """
-        return try await entries("claiming pending events", query).sorted { $0.creationTime < $1.creationTime }
+        return try await entries("claiming pending events", query)
     }
 
     /// Marks one `NotPublished` event `InProgress`. Cost: one round trip.

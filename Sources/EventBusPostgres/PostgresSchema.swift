@@ -48,7 +48,13 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX processed_messages_processed_at ON processed_messages (processed_at)",
             ]
-        )
+        ),
+        (
+            2, "integration_event_log.sequence: insertion order, the tie-break of equal creation times",
+            [
+                "ALTER TABLE integration_event_log ADD COLUMN sequence bigserial",
+            ]
+        ),
     ]
 
     static let columns =

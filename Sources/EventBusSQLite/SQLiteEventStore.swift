@@ -199,13 +199,16 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     /// transaction, then a shared fsync of the write-ahead log. Cost: one write transaction and a share of one fsync.
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
         let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval).timeIntervalSince1970
-        let entries = try await durableWrite("claiming pending events") { db in
-            try Row.fetchAll(
+        // RETURNING's order is unspecified: sort by creation time, then insertion order (a transaction's events).
+        return try await durableWrite("claiming pending events") { db in
+            let rows = try Row.fetchAll(
                 db.cachedStatement(sql: SQLiteSchema.claim),
-                arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, staleBefore, max(1, limit)]
-            ).map(SQLiteSchema.entry)
+                arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, staleBefore, max(1, limit)])
+            let ordered = rows.map { row -> (time: Double, rowid: Int64, row: Row) in
+                (row["creation_time"] ?? 0, row["rowid"] ?? 0, row)
+            }.sorted { ($0.time, $0.rowid) < ($1.time, $1.rowid) }
+            return try ordered.map { try SQLiteSchema.entry($0.row) }
         }
-        return entries.sorted { $0.creationTime < $1.creationTime }
     }
 
     /// Marks one `NotPublished` event `InProgress`. Cost: one write transaction and a share of one fsync.

@@ -81,9 +81,9 @@ enum SQLiteSchema {
               AND (state = 'NotPublished'
                    OR (state = 'PublishedFailed' AND next_attempt_at <= ?2)
                    OR (state = 'InProgress' AND updated_at <= ?3))
-            ORDER BY creation_time
+            ORDER BY creation_time, rowid
             LIMIT ?4)
-        RETURNING \(columns)
+        RETURNING \(columns), rowid
         """
 
     /// Arguments: now, JSON array of ids.

@@ -152,7 +152,7 @@ struct TestFailure: Error {}
                 try await group.waitForAll()
             }
             #expect(try await stores[1].entry(eventID: event.id)?.state == .notPublished)
-            #expect(try await count(stores[0], "eventbus_migrations") == 1)
+            #expect(try await count(stores[0], "eventbus_migrations") == 2)  // versions 1 and 2, each once
         }
     }
 
@@ -215,6 +215,22 @@ struct TestFailure: Error {}
             let summary = try await store.pendingSummary()
             #expect(summary.count == 5)
             #expect(summary.oldest.map { abs($0.timeIntervalSince(base)) < 0.001 } == true)
+        }
+    }
+
+    @Test func eventsWithTheSameCreationTimeAreClaimedInTheOrderTheyWereSaved() async throws {
+        try await withPostgresStores { stores in
+            let store = stores[0]
+            let logger = PostgresTestEnvironment.logger
+            // One transaction raising 30 events stamped with the same instant: the relay must keep their order.
+            let instant = Date().addingTimeInterval(-60)
+            let events = (0..<30).map { PriceChanged(creationDate: instant, productId: $0, newPrice: 1, oldPrice: 0) }
+            _ = try await store.withTransaction { connection in
+                _ = try await PostgresEventStore.save(Array(events[0..<20]), on: connection, logger: logger)
+                for event in events[20...] { _ = try await PostgresEventStore.save(event, on: connection, logger: logger) }
+            }
+            let claimed = try await store.claimPending(limit: 50, staleAfter: .seconds(30), now: Date())
+            #expect(try claimed.map { try $0.rawEvent.decode(PriceChanged.self).productId } == Array(0..<30))
         }
     }
 

@@ -261,6 +261,20 @@ struct TestFailure: Error {}
         #expect(try await store.pendingSummary().oldest.map { abs($0.timeIntervalSince(base)) < 0.001 } == true)
     }
 
+    @Test func eventsWithTheSameCreationTimeAreClaimedInTheOrderTheyWereSaved() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        // One transaction raising 30 events stamped with the same instant: the relay must keep their order.
+        let instant = Date().addingTimeInterval(-60)
+        let events = (0..<30).map { PriceChanged(creationDate: instant, productId: $0, newPrice: 1, oldPrice: 0) }
+        _ = try await store.write { db in
+            _ = try SQLiteEventStore.save(Array(events[0..<20]), in: db)
+            for event in events[20...] { _ = try SQLiteEventStore.save(event, in: db) }
+        }
+        let claimed = try await store.claimPending(limit: 50, staleAfter: .seconds(30), now: Date())
+        #expect(try claimed.map { try $0.rawEvent.decode(PriceChanged.self).productId } == Array(0..<30))
+    }
+
     @Test func twoStoresOnOneFileNeverClaimTheSameRow() async throws {
         let directory = try TestEnvironment.temporaryDirectory()
         let first = try await makeStore(directory)

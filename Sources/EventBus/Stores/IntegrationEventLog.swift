@@ -58,9 +58,10 @@ public struct IntegrationEventLogEntry: Sendable, Hashable {
 /// The transactional outbox's storage. Saving happens inside the caller's own database transaction and so is
 /// store-specific (see the SQLite and PostgreSQL stores); this protocol covers what happens after commit.
 public protocol IntegrationEventLog: Sendable {
-    /// Claims up to `limit` events due for (re)publishing, oldest first, and marks them `InProgress` (times sent
-    /// + 1): `NotPublished`, `PublishedFailed` whose next attempt is due, and `InProgress` older than
-    /// `staleAfter` (a sender that died). Safe with several relays: no event is claimed twice at once.
+    /// Claims up to `limit` events due for (re)publishing, oldest first (events with the same creation time in the
+    /// order they were saved), and marks them `InProgress` (times sent + 1): `NotPublished`, `PublishedFailed` whose
+    /// next attempt is due, and `InProgress` older than `staleAfter` (a sender that died). Safe with several relays:
+    /// no event is claimed twice at once.
     func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry]
     /// Marks one event `InProgress` before sending it right after commit; `false` when another sender has it.
     func markInProgress(eventID: UUID, now: Date) async throws -> Bool
