@@ -722,7 +722,8 @@ static double rb_percentile(const double *v, long n, double p) {
 }
 
 raw_bench_result raw_bench_latency(const char *host, int port, const char *user, const char *password,
-                                   const char *vhost, const char *queue, long count, int size, int rate) {
+                                   const char *vhost, const char *queue, long count, int size, int rate,
+                                   int persistent) {
   raw_bench_result res = rb_result_init();
   if (count < 1 || size < (int)sizeof(uint64_t) || rate < 1) {
     rb_fail(&res, "latency: invalid arguments (count %ld >= 1, size %d >= 8, rate %d >= 1 required)", count,
@@ -777,7 +778,7 @@ raw_bench_result raw_bench_latency(const char *host, int port, const char *user,
   amqp_basic_properties_t props;
   memset(&props, 0, sizeof(props));
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-  props.delivery_mode = 1;
+  props.delivery_mode = persistent ? 2 : 1;
   amqp_bytes_t rkey = rb_cstr(queue);
   amqp_bytes_t payload = {(size_t)size, body};
 

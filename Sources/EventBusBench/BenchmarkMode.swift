@@ -31,7 +31,8 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         switch self {
         case .publish, .publishConfirm, .consume: [.c, .amqp]
         case .busPublish: [.c, .cWire, .amqp, .bus]
-        case .busConsume, .busE2E: [.c, .amqp, .bus]
+        case .busConsume: [.c, .amqp, .bus]
+        case .busE2E: [.c, .cDurable, .amqp, .bus]
         case .busSoak, .outbox: [.bus]
         }
     }
@@ -190,6 +191,8 @@ enum BenchmarkClient: String, Sendable, CaseIterable {
     case c
     /// The same C baseline publishing the bus's wire format (properties, headers, mandatory; `bus-publish` only).
     case cWire = "c-wire"
+    /// The C latency loop with persistent messages into the durable queue, like the bus's (`bus-e2e` only).
+    case cDurable = "c-durable"
     /// The Swift `AMQP` layer.
     case amqp
     /// The event bus (`RabbitMQEventBus`) over the `AMQP` layer.
@@ -200,6 +203,7 @@ enum BenchmarkClient: String, Sendable, CaseIterable {
         switch self {
         case .c: "C"
         case .cWire: "C-wire"
+        case .cDurable: "C-durable"
         case .amqp: "AMQP"
         case .bus: "Bus"
         }

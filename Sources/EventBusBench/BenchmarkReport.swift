@@ -12,13 +12,17 @@ struct BenchmarkReport {
 
     let results: [RowResult]
 
-    /// The table's heading; `wireFormat` adds what C-wire means (when a `bus-publish` row is in the run).
-    static func heading(repetitions: String, wireFormat: Bool = false) -> String {
+    /// The table's heading; `wireFormat` adds what C-wire means (when a `bus-publish` row is in the run), `durable`
+    /// what C-durable means (when a `bus-e2e` row is).
+    static func heading(repetitions: String, wireFormat: Bool = false, durable: Bool = false) -> String {
         var text = "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
             + "bus ≥ 0.8× C, bus-e2e p99 ≤ \(String(format: "%.0f", targetP99Milliseconds)) ms"
         if wireFormat {
             text += "\nbus-publish: C-wire = C publishing the bus's wire format (properties, cloudEvents_* headers, mandatory, "
                 + "bus exchange); (×w vs C-wire) = bus / C-wire, the cost of the Swift code alone"
+        }
+        if durable {
+            text += "\nbus-e2e: C-durable = the C latency loop with persistent messages, like the AMQP and bus rows (C's are transient)"
         }
         return text
     }

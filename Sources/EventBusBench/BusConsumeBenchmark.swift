@@ -57,7 +57,7 @@ struct BusConsumeBenchmark: RowBenchmark {
             }
             try await BusBench.checkAndCleanUp(queue: queue, admin: admin, options: options)
             return try result.get()
-        case .cWire:
+        case .cWire, .cDurable:
             throw unmeasuredClient(client, on: .busConsume)
         }
     }

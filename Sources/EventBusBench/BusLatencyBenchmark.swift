@@ -9,6 +9,9 @@ import Synchronization
 ///
 /// - C: `raw_bench_latency`: transient publishes on an absolute schedule, a second connection consumes (prefetch
 ///   100, one ack each) and records receive time − send time (`CLOCK_MONOTONIC` in the body).
+/// - C-durable (`c-durable`): the same C loop with persistent messages (delivery mode 2) into the same durable queue,
+///   still without confirms: what the broker's persistence alone does to latency, the baseline for the AMQP and bus
+///   rows, whose messages are persistent too.
 /// - AMQP: the same loop on the `AMQP` layer but with the bus's delivery guarantees, so that AMQP − C is what
 ///   persistence and confirms cost (broker and layer) and bus − AMQP is what the bus itself adds: persistent,
 ///   mandatory, confirmed publishes (a task per message, the schedule does not wait for confirms) with the wire
@@ -31,10 +34,11 @@ struct BusLatencyBenchmark: RowBenchmark {
     func measure(client: BenchmarkClient, queue: String, admin: AdminSession) async throws -> Measurement {
         let shape = EventShape(size: size)
         switch client {
-        case .c:
+        case .c, .cDurable:
+            let persistent = client == .cDurable
             return try await ProcessCPU.measuring {
                 let result = await RawBaseline.latency(
-                    target: target, queue: queue, count: count, size: max(shape.bodySize, 8), rate: rate)
+                    target: target, queue: queue, count: count, size: max(shape.bodySize, 8), rate: rate, persistent: persistent)
                 return try result.latencyMeasurement(expecting: count)
             }
         case .amqp:

@@ -45,6 +45,8 @@ struct BusPublishBenchmark: RowBenchmark {
             }
             try await admin.waitForMessageCount(queue, count, stallTimeout: options.stallTimeout, who: "C-wire publish check")
             return measurement
+        case .cDurable:
+            throw unmeasuredClient(client, on: .busPublish)
         case .bus:
             try await admin.bindForEvents(queue)
             let measurement = try await ProcessCPU.measuring {

@@ -25,7 +25,7 @@ struct ConsumeBenchmark: RowBenchmark {
                 return try result.measurement(expecting: count)
             case .amqp, .bus:
                 return try await Self.measureAMQP(target: target, queue: queue, count: count, prefetch: prefetch, options: options)
-            case .cWire:
+            case .cWire, .cDurable:
                 throw unmeasuredClient(client, on: .consume)
             }
         }

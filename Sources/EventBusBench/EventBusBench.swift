@@ -16,7 +16,8 @@ struct EventBusBench: AsyncParsableCommand {
         discussion: """
             Without --mode, runs the whole matrix: publish 256 B and 4 KiB; publish-confirm 256 B and 4 KiB \
             × window 100 and 1000; consume 256 B × prefetch 100 and 1000 (C and AMQP); then bus-publish window \
-            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus; bus-publish also C-wire: \
+            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus; bus-e2e also C-durable, \
+            C's latency loop with persistent messages like the Swift clients'; bus-publish also C-wire: \
             the C baseline publishing the bus's wire format, i.e. its properties, cloudEvents_* headers and mandatory \
             flag, so bus / C-wire is the cost of the Swift code alone); and \
             outbox on SQLite (and PostgreSQL when EVENTBUS_POSTGRES_URL is set), 64 tasks × 1 event per transaction \
@@ -170,7 +171,8 @@ struct EventBusBench: AsyncParsableCommand {
 
         let report = BenchmarkReport(results: results)
         human("\n" + BenchmarkReport.heading(
-            repetitions: repetitionsText, wireFormat: rows.contains { $0.mode.clients.contains(.cWire) }))
+            repetitions: repetitionsText, wireFormat: rows.contains { $0.mode.clients.contains(.cWire) },
+            durable: rows.contains { $0.mode.clients.contains(.cDurable) }))
         human(report.table())
         if json {
             for line in report.jsonLines() { print(line) }

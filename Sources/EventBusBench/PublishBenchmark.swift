@@ -29,7 +29,7 @@ struct PublishBenchmark: RowBenchmark {
                 return try result.measurement(expecting: count)
             case .amqp, .bus:
                 return try await measureSwift(queue: queue)
-            case .cWire:
+            case .cWire, .cDurable:
                 throw unmeasuredClient(client, on: confirm ? .publishConfirm : .publish)
             }
         }

@@ -36,13 +36,14 @@ enum RawBaseline {
         }
     }
 
-    /// `raw_bench_latency`: transient publishes of `size` bytes at `rate` msgs/s on an absolute schedule, consumed
-    /// (prefetch 100, one ack each) by a second connection; p50/p99 of receive time minus send time.
-    static func latency(target: BrokerTarget, queue: String, count: Int, size: Int, rate: Int) async -> RawResult {
+    /// `raw_bench_latency`: publishes of `size` bytes at `rate` msgs/s on an absolute schedule (transient, or
+    /// persistent with `persistent`; never waiting for confirms), consumed (prefetch 100, one ack each) by a second
+    /// connection; p50/p99 of receive time minus send time.
+    static func latency(target: BrokerTarget, queue: String, count: Int, size: Int, rate: Int, persistent: Bool) async -> RawResult {
         await runOnOwnThread {
             RawResult(raw_bench_latency(
                 target.host, Int32(target.port), target.user, target.password, target.virtualHost, queue,
-                count, Int32(size), Int32(rate)))
+                count, Int32(size), Int32(rate), persistent ? 1 : 0))
         }
     }
 

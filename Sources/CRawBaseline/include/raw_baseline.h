@@ -60,14 +60,16 @@ raw_bench_result raw_bench_consume(const char *host, int port, const char *user,
                                    const char *vhost, const char *queue, long count, int prefetch);
 
 /*
- * End-to-end latency: one connection publishes `count` transient messages of `size` (>= 8) bytes at
- * `rate` (> 0) msgs/s on an absolute schedule; each body starts with the CLOCK_MONOTONIC send time
+ * End-to-end latency: one connection publishes `count` messages of `size` (>= 8) bytes at `rate` (> 0)
+ * msgs/s on an absolute schedule, transient or (`persistent` != 0) with delivery mode 2 (no confirms
+ * either way: the schedule never waits); each body starts with the CLOCK_MONOTONIC send time
  * in ns (uint64, host byte order). A second connection on its own pthread consumes with prefetch 100,
  * acks each message and records receive_time - send_time. p50_ms / p99_ms are nearest-rank
  * percentiles; seconds is the wall time from the first publish to the last receive.
  */
 raw_bench_result raw_bench_latency(const char *host, int port, const char *user, const char *password,
-                                   const char *vhost, const char *queue, long count, int size, int rate);
+                                   const char *vhost, const char *queue, long count, int size, int rate,
+                                   int persistent);
 
 #ifdef __cplusplus
 }
