@@ -6,14 +6,8 @@ import Testing
 /// and an error wherever `JSONDecoder` fails.
 @Suite("Event codec decoding")
 struct EventCodecDecodingTests {
-    enum Color: String, Codable, Equatable {
-        case red, green
-    }
-
-    struct Inner: Codable, Equatable {
-        var name: String
-        var values: [Int]
-    }
+    typealias Color = CodecTestColor
+    typealias Inner = CodecTestInner
 
     struct Mixed: Codable, Equatable {
         var text: String

@@ -6,14 +6,8 @@ import Testing
 /// may hold, including those it hands to `JSONEncoder` (data, URLs, hand-written nested containers).
 @Suite("Event codec encoding")
 struct EventCodecEncodingTests {
-    enum Color: String, Codable, Equatable {
-        case red, green
-    }
-
-    struct Inner: Codable, Equatable {
-        var name: String
-        var values: [Int]
-    }
+    typealias Color = CodecTestColor
+    typealias Inner = CodecTestInner
 
     struct Everything: Codable, Equatable {
         var text = "plain \"quoted\" back\\slash / slash\n\t\r\u{08}\u{0C}\u{01} ünïcode 🎉"

@@ -48,3 +48,13 @@ func fastRetries(_ attempts: Int, delay: Duration = .milliseconds(5)) throws -> 
 }
 
 func date(_ text: String) -> Date? { EventDate.parse(text) }
+
+/// Nested values the codec tests encode and decode.
+enum CodecTestColor: String, Codable, Equatable {
+    case red, green
+}
+
+struct CodecTestInner: Codable, Equatable {
+    var name: String
+    var values: [Int]
+}

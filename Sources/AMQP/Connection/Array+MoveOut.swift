@@ -9,4 +9,16 @@ extension Array {
             return element
         }
     }
+
+    /// For an array used as a queue whose consumed front ends at `head`: drops the consumed elements once they are
+    /// all of it, or at least 1 024 and half of it (so dropping stays amortised O(1)), and moves `head` back to 0.
+    mutating func dropConsumed(before head: inout Int) {
+        if head == count {
+            removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1_024, head * 2 >= count {
+            removeFirst(head)
+            head = 0
+        }
+    }
 }

@@ -74,12 +74,6 @@ struct PendingConfirms {
             head += 1
             lowest += 1
         }
-        if head == slots.count {
-            slots.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1_024, head * 2 >= slots.count {
-            slots.removeFirst(head)
-            head = 0
-        }
+        slots.dropConsumed(before: &head)
     }
 }

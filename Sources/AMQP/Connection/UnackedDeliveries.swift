@@ -71,12 +71,6 @@ struct UnackedDeliveries {
         while head < tags.count, !settledOutOfOrder.isEmpty, settledOutOfOrder.remove(tags[head]) != nil {
             head += 1
         }
-        if head == tags.count {
-            tags.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1_024, head * 2 >= tags.count {
-            tags.removeFirst(head)
-            head = 0
-        }
+        tags.dropConsumed(before: &head)
     }
 }

@@ -69,37 +69,28 @@ public struct EventCodec: Sendable {
 /// configured (their options are read under a lock, each call builds its own state), and building them and their
 /// strategy closures per call was a large part of a publish's or a delivery's cost.
 private enum Coders {
-    static let camelEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom(encodeDate)
-        return encoder
-    }()
-
-    static let pascalEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom(encodeDate)
-        encoder.keyEncodingStrategy = .custom { path in
-            PascalKey(stringValue: EventCodec.pascalCased(path.last?.stringValue ?? ""))
-        }
-        return encoder
-    }()
-
+    static let camelEncoder = encoder(keys: nil)
+    static let pascalEncoder = encoder(keys: EventCodec.pascalCased)
     /// For bodies whose keys are camelCase already.
-    static let plainDecoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom(decodeDate)
-        return decoder
-    }()
-
+    static let plainDecoder = decoder(keys: nil)
     /// The general path: camelCases every key with ``EventCodec/camelCased(_:)``.
-    static let camelCasingDecoder: JSONDecoder = {
+    static let camelCasingDecoder = decoder(keys: EventCodec.camelCased)
+
+    /// An encoder writing ``EventDate`` dates, with every key passed through `keys` when given.
+    private static func encoder(keys: (@Sendable (String) -> String)?) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom(encodeDate)
+        if let keys { encoder.keyEncodingStrategy = .custom { PascalKey(stringValue: keys($0.last?.stringValue ?? "")) } }
+        return encoder
+    }
+
+    /// A decoder reading ``EventDate`` dates, with every key passed through `keys` when given.
+    private static func decoder(keys: (@Sendable (String) -> String)?) -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .custom { path in
-            PascalKey(stringValue: EventCodec.camelCased(path.last?.stringValue ?? ""))
-        }
         decoder.dateDecodingStrategy = .custom(decodeDate)
+        if let keys { decoder.keyDecodingStrategy = .custom { PascalKey(stringValue: keys($0.last?.stringValue ?? "")) } }
         return decoder
-    }()
+    }
 
     @Sendable static func encodeDate(_ date: Date, _ encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

@@ -85,59 +85,8 @@ final class JSONDocument {
         guard depth < 128, position < bytes.count else { throw EventJSONReader.Unsupported() }
         let index = nodes.count
         switch bytes[position] {
-        case 0x7B:  // {
-            nodes.append(Node(kind: .object, start: position, end: 0, next: 0, children: 0))
-            position += 1
-            skipSpace()
-            var children = 0
-            if position < bytes.count, bytes[position] == 0x7D {
-                position += 1
-            } else {
-                while true {
-                    guard position < bytes.count, bytes[position] == 0x22 else { throw EventJSONReader.Unsupported() }
-                    try parseString()
-                    skipSpace()
-                    try expect(0x3A)
-                    skipSpace()
-                    try parseValue(depth: depth + 1)
-                    children += 2
-                    skipSpace()
-                    guard position < bytes.count else { throw EventJSONReader.Unsupported() }
-                    if bytes[position] == 0x2C {
-                        position += 1
-                        skipSpace()
-                        continue
-                    }
-                    try expect(0x7D)
-                    break
-                }
-            }
-            nodes[index].end = position
-            nodes[index].children = children
-        case 0x5B:  // [
-            nodes.append(Node(kind: .array, start: position, end: 0, next: 0, children: 0))
-            position += 1
-            skipSpace()
-            var children = 0
-            if position < bytes.count, bytes[position] == 0x5D {
-                position += 1
-            } else {
-                while true {
-                    try parseValue(depth: depth + 1)
-                    children += 1
-                    skipSpace()
-                    guard position < bytes.count else { throw EventJSONReader.Unsupported() }
-                    if bytes[position] == 0x2C {
-                        position += 1
-                        skipSpace()
-                        continue
-                    }
-                    try expect(0x5D)
-                    break
-                }
-            }
-            nodes[index].end = position
-            nodes[index].children = children
+        case 0x7B: try parseContainer(.object, closing: 0x7D, depth: depth)  // {
+        case 0x5B: try parseContainer(.array, closing: 0x5D, depth: depth)  // [
         case 0x22:
             try parseString()
         case 0x74: try parseLiteral("true", .bool)
@@ -147,6 +96,43 @@ final class JSONDocument {
             try parseNumber()
         }
         nodes[index].next = nodes.count
+    }
+
+    /// An object (`"key": value` members, two child nodes each) or an array (values), from its opening bracket
+    /// through `closing`.
+    private func parseContainer(_ kind: Kind, closing: UInt8, depth: Int) throws {
+        let index = nodes.count
+        nodes.append(Node(kind: kind, start: position, end: 0, next: 0, children: 0))
+        position += 1
+        skipSpace()
+        var children = 0
+        if position < bytes.count, bytes[position] == closing {
+            position += 1
+        } else {
+            while true {
+                if kind == .object {
+                    guard position < bytes.count, bytes[position] == 0x22 else { throw EventJSONReader.Unsupported() }
+                    try parseString()
+                    skipSpace()
+                    try expect(0x3A)
+                    skipSpace()
+                    children += 1
+                }
+                try parseValue(depth: depth + 1)
+                children += 1
+                skipSpace()
+                guard position < bytes.count else { throw EventJSONReader.Unsupported() }
+                if bytes[position] == 0x2C {
+                    position += 1
+                    skipSpace()
+                    continue
+                }
+                try expect(closing)
+                break
+            }
+        }
+        nodes[index].end = position
+        nodes[index].children = children
     }
 
     private func parseLiteral(_ text: StaticString, _ kind: Kind) throws {
