@@ -126,13 +126,7 @@ public enum EventDate {
         // Work from the 2001 reference (Date's own storage) to avoid a second rounding through the 1970 epoch.
         let sinceReference = date.timeIntervalSinceReferenceDate
         guard sinceReference.isFinite, abs(sinceReference) < 1e15 else { return formatWithCalendar(date) }
-        let whole = sinceReference.rounded(.down)
-        var ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
-        var wholeSeconds = Int(whole) + 978_307_200
-        if ticks >= 10_000_000 {
-            ticks -= 10_000_000
-            wholeSeconds += 1
-        }
+        let (wholeSeconds, ticks) = unixSecondsAndTicks(sinceReference)
         let days = wholeSeconds >= 0 ? wholeSeconds / 86_400 : (wholeSeconds - 86_399) / 86_400
         let secondOfDay = wholeSeconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
@@ -165,16 +159,17 @@ public enum EventDate {
         }
     }
 
+    /// Whole seconds since 1970 and the 100 ns ticks after them, rounded to the nearest tick.
+    private static func unixSecondsAndTicks(_ sinceReference: Double) -> (seconds: Int, ticks: Int) {
+        let whole = sinceReference.rounded(.down)
+        let ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
+        let seconds = Int(whole) + 978_307_200
+        return ticks >= 10_000_000 ? (seconds + 1, ticks - 10_000_000) : (seconds, ticks)
+    }
+
     /// The general (slow) form of ``format(_:)`` for years outside 0–9999.
     private static func formatWithCalendar(_ date: Date) -> String {
-        let sinceReference = date.timeIntervalSinceReferenceDate
-        let whole = sinceReference.rounded(.down)
-        var ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
-        var wholeSeconds = Int(whole) + 978_307_200
-        if ticks >= 10_000_000 {
-            ticks -= 10_000_000
-            wholeSeconds += 1
-        }
+        let (wholeSeconds, ticks) = unixSecondsAndTicks(date.timeIntervalSinceReferenceDate)
         var time = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
