@@ -15,7 +15,7 @@ extension RabbitMQEventBus {
             throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
         }
         try await publish(RawEvent(
-            eventType: Event.eventTypeName, id: event.id.uuidString.lowercased(), subject: subject,
+            eventType: Event.eventTypeName, id: event.id.lowercasedText, subject: subject,
             time: event.creationDate, payload: payload))
     }
 

@@ -225,7 +225,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         let marked = try await durableWrite("marking events InProgress") { db in
             try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.markInProgress), arguments: [now.timeIntervalSince1970, ids])
         }
-        return Set(marked.compactMap(UUID.init(uuidString:)))
+        return Set(marked.compactMap { UUID(text: $0) })
     }
 
     /// Marks an event `Published`. Cost: one write transaction.

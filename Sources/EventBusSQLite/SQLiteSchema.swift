@@ -134,7 +134,7 @@ enum SQLiteSchema {
         """
 
     /// The primary key of an event: its id in lower case, as it goes on the wire.
-    static func key(_ id: UUID) -> String { id.uuidString.lowercased() }
+    static func key(_ id: UUID) -> String { id.lowercasedText }
 
     static func jsonArray(_ ids: [UUID]) -> String {
         "[" + ids.map { "\"\(key($0))\"" }.joined(separator: ",") + "]"
@@ -145,7 +145,7 @@ enum SQLiteSchema {
         func value<Value: DatabaseValueConvertible>(_ column: String, _ type: Value.Type) -> Value? {
             Value.fromDatabaseValue(row[column] as DatabaseValue)
         }
-        guard let idText = value("event_id", String.self), let id = UUID(uuidString: idText),
+        guard let idText = value("event_id", String.self), let id = UUID(text: idText),
             let typeName = value("event_type_name", String.self),
             let stateText = value("state", String.self), let state = EventState(rawValue: stateText),
             let timesSent = value("times_sent", Int.self),

@@ -101,6 +101,41 @@ struct EventCodecDecodingTests {
         }
     }
 
+    struct Identified: Codable, Equatable {
+        var id: UUID
+    }
+
+    @Test(arguments: [
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6", "3FA85F64-5717-4562-B3FC-2C963F66AFA6", "3Fa85f64-5717-4562-b3Fc-2c963f66aFa6",
+        "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        #"\u0033fa85f64-5717-4562-b3fc-2c963f66afa6"#,  // escaped: JSONDecoder's path
+        "3fa85f6457174562b3fc2c963f66afa6", "{3fa85f64-5717-4562-b3fc-2c963f66afa6}", "3fa85f64-5717-4562-b3fc-2c963f66afa",
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6a", "3fa85f64_5717-4562-b3fc-2c963f66afa6", "3fa85f6-45717-4562-b3fc-2c963f66afa6",
+        "3fa85f64-5717-4562-b3fc-2c963f66afg6", "", " 3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    ])
+    func idsDecodeOrFailExactlyAsWithJSONDecoder(text: String) {
+        let data = Data(#"{"id":"\#(text)"}"#.utf8)
+        let expected = Result { try reference(Identified.self, data) }
+        let actual = Result { try EventCodec().decode(Identified.self, from: data) }
+        switch (expected, actual) {
+        case (.success(let left), .success(let right)): #expect(left == right, "\(text)")
+        case (.failure, .failure): break
+        default: Issue.record("\(text): JSONDecoder \(expected), codec \(actual)")
+        }
+    }
+
+    @Test func idTextMatchesFoundations() throws {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+            var bytes: [UInt8] = []
+            id.appendUppercaseText(to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == id.uuidString)
+            #expect(UUID(text: id.uuidString) == id)
+            #expect(UUID(text: id.lowercasedText) == id)
+        }
+    }
+
     @Test func invalidUTF8FailsAsWithJSONDecoder() {
         var bytes = Array(#"{"name":"x"#.utf8)
         bytes += [0xC3, 0x28]

@@ -83,7 +83,7 @@ public final class InMemoryEventBus: EventBus {
         } catch {
             throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
         }
-        let id = event.id.uuidString.lowercased()
+        let id = event.id.lowercasedText
         let source = source ?? serviceName
         var headers = [
             EventHeaders.specVersion: "1.0",

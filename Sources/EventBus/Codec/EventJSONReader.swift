@@ -285,6 +285,15 @@ final class JSONDocument {
         let kind = nodes[node].kind
         if type == String.self, let text = try string(node) as? Value { return text }
         if type == Int.self, let number = try integer(Int.self, node) as? Value { return number }
+        if type == UUID.self {
+            // Unescaped text only; anything else (or a malformed id) is left to JSONDecoder and its error.
+            let value = nodes[node]
+            guard value.kind == .string,
+                  let id = bytes.withUnsafeBufferPointer({ UUID(text: UnsafeBufferPointer(rebasing: $0[value.start..<value.end])) }),
+                  let typed = id as? Value
+            else { throw decline() }
+            return typed
+        }
         if type == Date.self {
             let date: Date
             if kind == .string || kind == .escapedString {

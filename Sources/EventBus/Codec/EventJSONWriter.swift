@@ -45,7 +45,11 @@ final class JSONOutput {
         if type == String.self, let typed = value as? String { return writeString(typed) }
         if type == Int.self, let typed = value as? Int { return writeInteger(typed) }
         if type == Date.self, let typed = value as? Date { return writeString(EventDate.format(typed)) }
-        if type == UUID.self, let typed = value as? UUID { return writeString(typed.uuidString) }
+        if type == UUID.self, let typed = value as? UUID {
+            bytes.append(0x22)
+            typed.appendUppercaseText(to: &bytes)
+            return bytes.append(0x22)
+        }
         if type == Decimal.self, let decimal = value as? Decimal {
             guard decimal.isFinite else { throw decline() }
             return bytes.append(contentsOf: decimal.description.utf8)

@@ -51,7 +51,7 @@ public struct IntegrationEventLogEntry: Sendable, Hashable {
 
     /// The entry as a raw event for publishing.
     public var rawEvent: RawEvent {
-        RawEvent(eventType: eventTypeName, id: eventID.uuidString.lowercased(), time: creationTime, payload: Data(content.utf8))
+        RawEvent(eventType: eventTypeName, id: eventID.lowercasedText, time: creationTime, payload: Data(content.utf8))
     }
 }
 
