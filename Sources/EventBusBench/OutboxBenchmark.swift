@@ -19,14 +19,14 @@ private struct OutboxBenchEvent: IntegrationEvent {
 }
 
 /// Outbox throughput (DESIGN section 6, issue "transactional outbox"): `shape.tasks` tasks each run, as fast as they
-/// can, a transaction that updates one domain row and saves `shape.eventsPerTransaction` events, then hand the
-/// entries to ``OutboxPublisher``
-/// (the normal path) while an ``OutboxRelay`` runs beside them (default configuration). Events per second = events
+/// can, a transaction that updates one domain row and saves `shape.eventsPerTransaction` events (claimed for the
+/// publisher: `claimForPublisher: true`), then hand the entries to ``OutboxPublisher`` (the normal path) while an
+/// ``OutboxRelay`` runs beside them (default configuration). Events per second = events
 /// confirmed by the broker / wall time until the last confirm; latency = from the commit returning to the broker's
 /// confirm of that event (whoever published it: the publisher or the relay).
 ///
 /// Durability is not traded for speed: PostgreSQL keeps `fsync` on and commits synchronously; SQLite commits in WAL
-/// mode and every claim (before any publish) fsyncs the log. The broker queue the events are routed to keeps the
+/// mode and the log is fsynced before any publish (the publisher's `makeCommitsDurable()`, the relay's claim). The broker queue the events are routed to keeps the
 /// last 10 000 (`x-max-length`), so a long run does not fill the broker's disk; publishes stay persistent and
 /// confirmed.
 ///
@@ -97,7 +97,7 @@ private func runOutboxBenchmark(
             try await sqlite.write { db in
                 try db.cachedStatement(sql: "UPDATE catalog_item SET price = ? WHERE id = ?")
                     .execute(arguments: ["\(events[0].newPrice)", events[0].productId])
-                return try SQLiteEventStore.save(events, in: db)
+                return try SQLiteEventStore.save(events, in: db, claimForPublisher: true)
             }
         }
     case "postgres":
@@ -127,7 +127,7 @@ private func runOutboxBenchmark(
                     try await postgres.withTransaction { connection in
                         try await connection.query(
                             "UPDATE catalog_item SET price = \(events[0].newPrice) WHERE id = \(events[0].productId)", logger: quiet)
-                        return try await PostgresEventStore.save(events, on: connection, logger: quiet)
+                        return try await PostgresEventStore.save(events, on: connection, claimForPublisher: true, logger: quiet)
                     }
                 }
                 _ = try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: quiet)

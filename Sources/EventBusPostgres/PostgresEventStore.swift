@@ -148,9 +148,10 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     ///   is saved already or the insert fails.
     public static func save<Event: IntegrationEvent>(
         _ event: Event, on connection: PostgresConnection, codec: EventCodec = .init(), transactionID: String? = nil,
-        logger: Logger
+        claimForPublisher: Bool = false, logger: Logger
     ) async throws -> IntegrationEventLogEntry {
-        let entries = try await save([event], on: connection, codec: codec, transactionID: transactionID, logger: logger)
+        let entries = try await save(
+            [event], on: connection, codec: codec, transactionID: transactionID, claimForPublisher: claimForPublisher, logger: logger)
         guard let entry = entries.first else { throw EventBusError.storeFailed("saving event \(event.id.uuidString.lowercased()) returned no row") }
         return entry
     }
@@ -160,11 +161,17 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     ///
     /// Cost: one round trip (`INSERT … SELECT FROM unnest(…)`) whatever the number of events, so a transaction that
     /// raises many events pays for one statement instead of one per event.
+    ///
+    /// `claimForPublisher`: `true` when you hand the entries to ``OutboxPublisher`` right after the commit: the rows
+    /// are saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
+    /// them alone. If the process dies before the publish is confirmed, the relay sends them once they are stale
+    /// (``OutboxRelay/Configuration/staleAfter``) instead of at its next poll. Default `false`: `NotPublished`, and
+    /// either may send them.
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when an id
     ///   is saved already (then none is saved) or the insert fails.
     public static func save<Event: IntegrationEvent>(
         _ events: [Event], on connection: PostgresConnection, codec: EventCodec = .init(), transactionID: String? = nil,
-        logger: Logger
+        claimForPublisher: Bool = false, logger: Logger
     ) async throws -> [IntegrationEventLogEntry] {
         guard !events.isEmpty else { return [] }
         let typeName = Event.eventTypeName
@@ -179,13 +186,15 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         }
         let ids = events.map(\.id)
         let creationTimes = events.map(\.creationDate)
+        let state: EventState = claimForPublisher ? .inProgress : .notPublished
+        let timesSent: Int32 = claimForPublisher ? 1 : 0
         var saved: String?
         do {
             let rows = try await connection.query(
                 """
                 INSERT INTO integration_event_log
                     (event_id, event_type_name, state, times_sent, creation_time, content, transaction_id, updated_at)
-                SELECT event.id, \(typeName), 'NotPublished', 0, event.created, event.content,
+                SELECT event.id, \(typeName), \(state.rawValue), \(timesSent), event.created, event.content,
                        COALESCE(\(transactionID)::text, txid_current()::text), \(Date())
                 FROM unnest(\(ids)::uuid[], \(creationTimes)::timestamptz[], \(contents)::text[]) WITH ORDINALITY
                     AS event(id, created, content, position)
@@ -204,7 +213,8 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         }
         return zip(events, contents).map { event, content in
             IntegrationEventLogEntry(
-                eventID: event.id, eventTypeName: typeName, creationTime: event.creationDate, content: content, transactionID: saved)
+                eventID: event.id, eventTypeName: typeName, state: state, timesSent: Int(timesSent), creationTime: event.creationDate,
+                content: content, transactionID: saved)
         }
     }
 

@@ -29,7 +29,8 @@ import Logging
 /// The file is opened in WAL mode (readers never wait for the writer) with `synchronous = NORMAL`: a commit costs
 /// no fsync. Durability before publishing comes from the outbox itself: marking events `InProgress` (the publisher's
 /// and the relay's claim) is followed by an fsync of the write-ahead log, which makes that commit and every earlier
-/// one durable, so an event never reaches the broker before the transaction that saved it is on disk. That fsync
+/// one durable, so an event never reaches the broker before the transaction that saved it is on disk (events saved
+/// `InProgress` already, with `claimForPublisher`, get the same fsync from ``makeCommitsDurable()``). That fsync
 /// runs outside the write lock and is shared by concurrent claims, so writers never wait for the disk.
 /// All writes go through GRDB's single writer connection, in order; reads use a pool of reader connections.
 ///
@@ -103,7 +104,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
 
     // MARK: - The caller's transaction
 
-    /// Runs `updates` in one write transaction (the service's own SQL + ``save(_:in:codec:transactionID:)`` /
+    /// Runs `updates` in one write transaction (the service's own SQL + ``save(_:in:codec:transactionID:claimForPublisher:)`` /
     /// ``markProcessed(consumer:messageID:in:)`` calls): it commits when `updates` returns and rolls back when it
     /// throws. Errors thrown by `updates` are rethrown as they are; failures to begin or commit (a locked or broken
     /// file) become ``EventBusError/storeFailed(_:)``.
@@ -133,10 +134,16 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     ///   - db: The caller's database connection, inside a transaction (``write(_:)``).
     ///   - codec: How the body is encoded (camelCase by default; PascalCase for .NET consumers).
     ///   - transactionID: A name for the transaction, stored in `transaction_id` (SQLite has none of its own).
+    ///   - claimForPublisher: `true` when you hand the entry to ``OutboxPublisher`` right after the commit: the row is
+    ///     saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
+    ///     the row alone. If the process dies before the publish is confirmed, the relay sends the event once it is
+    ///     stale (``OutboxRelay/Configuration/staleAfter``) instead of at its next poll. Default `false`: the row is
+    ///     `NotPublished` and either may send it.
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when not in a
     ///   transaction, when the event id is saved already, or when the insert fails.
     public static func save<Event: IntegrationEvent>(
-        _ event: Event, in db: Database, codec: EventCodec = .init(), transactionID: String? = nil
+        _ event: Event, in db: Database, codec: EventCodec = .init(), transactionID: String? = nil,
+        claimForPublisher: Bool = false
     ) throws -> IntegrationEventLogEntry {
         guard db.isInsideTransaction else {
             throw EventBusError.storeFailed(
@@ -149,13 +156,14 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
             throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
         }
         let entry = IntegrationEventLogEntry(
-            eventID: event.id, eventTypeName: Event.eventTypeName, creationTime: event.creationDate, content: content,
+            eventID: event.id, eventTypeName: Event.eventTypeName, state: claimForPublisher ? .inProgress : .notPublished,
+            timesSent: claimForPublisher ? 1 : 0, creationTime: event.creationDate, content: content,
             transactionID: transactionID)
         do {
             let statement = try db.cachedStatement(sql: SQLiteSchema.insertEvent)
             try statement.execute(arguments: [
-                SQLiteSchema.key(entry.eventID), entry.eventTypeName, entry.creationTime.timeIntervalSince1970, content,
-                transactionID, Date().timeIntervalSince1970,
+                SQLiteSchema.key(entry.eventID), entry.eventTypeName, entry.state.rawValue, entry.timesSent,
+                entry.creationTime.timeIntervalSince1970, content, transactionID, Date().timeIntervalSince1970,
             ])
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
             throw EventBusError.storeFailed(
@@ -171,11 +179,13 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     /// ``OutboxPublisher`` after commit, which publishes them in that order).
     ///
     /// Cost: one `INSERT` (a cached statement) per event, all in the caller's transaction.
-    /// - Throws: as ``save(_:in:codec:transactionID:)``, at the first event that fails (roll back: throw from `write`).
+    /// - Throws: as ``save(_:in:codec:transactionID:claimForPublisher:)``, at the first event that fails (roll back:
+    ///   throw from `write`).
     public static func save<Event: IntegrationEvent>(
-        _ events: [Event], in db: Database, codec: EventCodec = .init(), transactionID: String? = nil
+        _ events: [Event], in db: Database, codec: EventCodec = .init(), transactionID: String? = nil,
+        claimForPublisher: Bool = false
     ) throws -> [IntegrationEventLogEntry] {
-        try events.map { try save($0, in: db, codec: codec, transactionID: transactionID) }
+        try events.map { try save($0, in: db, codec: codec, transactionID: transactionID, claimForPublisher: claimForPublisher) }
     }
 
     /// Records a processed id inside the caller's transaction; `false` when already recorded (then roll back or skip
@@ -226,6 +236,13 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
             try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.markInProgress), arguments: [now.timeIntervalSince1970, ids])
         }
         return Set(marked.compactMap { UUID(text: $0) })
+    }
+
+    /// Makes every transaction committed so far durable (a share of one fsync of the write-ahead log, no write
+    /// transaction): ``OutboxPublisher`` calls it before publishing entries saved with `claimForPublisher`, so those
+    /// too reach the broker only once the transaction that saved them is on disk.
+    public func makeCommitsDurable() async throws {
+        try await syncLog("making commits durable")
     }
 
     /// Marks an event `Published`. Cost: one write transaction.
@@ -350,6 +367,13 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         } catch {
             throw SQLiteFailure.error(what, path: path, busyTimeout: busyTimeout, error)
         }
+        try await syncLog(what)
+        return result
+    }
+
+    /// Makes every commit so far durable: a shared sync of the write-ahead log, or a `FULL` checkpoint should the
+    /// log be unavailable.
+    private func syncLog(_ what: String) async throws {
         do {
             try await walSync.sync()
         } catch {
@@ -362,7 +386,6 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
                 throw SQLiteFailure.error("\(what) (making it durable)", path: path, busyTimeout: busyTimeout, error)
             }
         }
-        return result
     }
 }
 

@@ -68,7 +68,7 @@ enum SQLiteSchema {
     static let insertEvent = """
         INSERT INTO integration_event_log
             (event_id, event_type_name, state, times_sent, creation_time, content, transaction_id, updated_at)
-        VALUES (?, ?, 'NotPublished', 0, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Arguments: now, now (next attempt due), stale-before, limit.

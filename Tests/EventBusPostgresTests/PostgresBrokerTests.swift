@@ -8,7 +8,10 @@ import Testing
 
 /// Outbox on PostgreSQL + real broker.
 @Suite(.timeLimit(.minutes(6))) struct PostgresBrokerTests {
-    @Test func aCommittedEventIsPublishedConfirmedAndMarkedPublished() async throws {
+    /// Saved `NotPublished` (the publisher marks it) or already `InProgress` for the publisher: either way it goes
+    /// out once, is marked `Published` after one send, and is handled once.
+    @Test(arguments: [false, true])
+    func aCommittedEventIsPublishedConfirmedAndMarkedPublished(claimForPublisher: Bool) async throws {
         try await withPostgresStores { stores in
             let store = stores[0]
             let logger = PostgresTestEnvironment.logger
@@ -23,7 +26,10 @@ import Testing
 
             let publisher = OutboxPublisher(log: store, bus: producer.bus)
             let event = PriceChanged(productId: 9, newPrice: 20, oldPrice: 19)
-            let entry = try await store.withTransaction { try await PostgresEventStore.save(event, on: $0, logger: logger) }
+            let entry = try await store.withTransaction {
+                try await PostgresEventStore.save(event, on: $0, claimForPublisher: claimForPublisher, logger: logger)
+            }
+            #expect(entry.state == (claimForPublisher ? .inProgress : .notPublished))
             await publisher.publish([entry])
             let saved = try #require(try await store.entry(eventID: event.id))
             #expect(saved.state == .published)

@@ -53,6 +53,40 @@ struct TestFailure: Error {}
         }
     }
 
+    @Test func eventsSavedForThePublisherCommitInProgressAndTheRelayLeavesThemUntilStale() async throws {
+        try await withPostgresStores { stores in
+            let store = stores[0]
+            let logger = PostgresTestEnvironment.logger
+            let dropped = PriceChanged(productId: 1, newPrice: 12, oldPrice: 10)
+            await #expect(throws: TestFailure.self) {
+                _ = try await store.withTransaction { connection -> IntegrationEventLogEntry in
+                    let entry = try await PostgresEventStore.save(dropped, on: connection, claimForPublisher: true, logger: logger)
+                    throw TestFailure()
+                    return entry
+                }
+            }
+            #expect(try await store.entry(eventID: dropped.id) == nil)
+
+            let kept = [PriceChanged(productId: 2, newPrice: 5, oldPrice: 4), PriceChanged(productId: 3, newPrice: 6, oldPrice: 5)]
+            let entries = try await store.withTransaction {
+                try await PostgresEventStore.save(kept, on: $0, claimForPublisher: true, logger: logger)
+            }
+            #expect(entries.map(\.state) == [.inProgress, .inProgress])
+            #expect(entries.map(\.timesSent) == [1, 1])
+            for event in kept {
+                let saved = try #require(try await store.entry(eventID: event.id))
+                #expect(saved.state == .inProgress)
+                #expect(saved.timesSent == 1)
+            }
+            // Counted as pending, but not due for the relay until stale: the publisher has them.
+            #expect(try await store.pendingSummary().count == 2)
+            #expect(try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date()).isEmpty)
+            let stale = try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date().addingTimeInterval(7_200))
+            #expect(stale.map(\.eventID) == kept.map(\.id))
+            #expect(stale.map(\.timesSent) == [2, 2])
+        }
+    }
+
     @Test func savingTheSameIdTwiceIsAClearError() async throws {
         try await withPostgresStores { stores in
             let store = stores[0]

@@ -8,7 +8,10 @@ import Testing
 
 /// Outbox + real broker: the normal path, a broker down at commit time, and a crash between publish and mark.
 @Suite(.timeLimit(.minutes(5))) struct SQLiteBrokerTests {
-    @Test func aCommittedEventIsPublishedConfirmedAndMarkedPublished() async throws {
+    /// Saved `NotPublished` (the publisher marks it) or already `InProgress` for the publisher: either way it goes
+    /// out once, is marked `Published` after one send, and is handled once.
+    @Test(arguments: [false, true])
+    func aCommittedEventIsPublishedConfirmedAndMarkedPublished(claimForPublisher: Bool) async throws {
         let directory = try TestEnvironment.temporaryDirectory()
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
@@ -24,8 +27,9 @@ import Testing
         let event = PriceChanged(productId: 9, newPrice: 20, oldPrice: 19)
         let entry = try await store.write { db in
             try db.execute(sql: "INSERT INTO catalog_item (id, price) VALUES (9, '20')")
-            return try SQLiteEventStore.save(event, in: db)
+            return try SQLiteEventStore.save(event, in: db, claimForPublisher: claimForPublisher)
         }
+        #expect(entry.state == (claimForPublisher ? .inProgress : .notPublished))
         await publisher.publish([entry])
         let saved = try #require(try await store.entry(eventID: event.id))
         #expect(saved.state == .published)

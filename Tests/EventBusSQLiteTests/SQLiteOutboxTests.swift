@@ -59,6 +59,36 @@ struct TestFailure: Error {}
         #expect(try await store.pendingSummary().count == 1)
     }
 
+    @Test func eventsSavedForThePublisherCommitInProgressAndTheRelayLeavesThemUntilStale() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let dropped = PriceChanged(productId: 1, newPrice: 12, oldPrice: 10)
+        await #expect(throws: TestFailure.self) {
+            _ = try await store.write { db -> IntegrationEventLogEntry in
+                let entry = try SQLiteEventStore.save(dropped, in: db, claimForPublisher: true)
+                throw TestFailure()
+                return entry
+            }
+        }
+        #expect(try await store.entry(eventID: dropped.id) == nil)
+
+        let kept = [PriceChanged(productId: 2, newPrice: 5, oldPrice: 4), PriceChanged(productId: 3, newPrice: 6, oldPrice: 5)]
+        let entries = try await store.write { db in try SQLiteEventStore.save(kept, in: db, claimForPublisher: true) }
+        #expect(entries.map(\.state) == [.inProgress, .inProgress])
+        #expect(entries.map(\.timesSent) == [1, 1])
+        for event in kept {
+            let saved = try #require(try await store.entry(eventID: event.id))
+            #expect(saved.state == .inProgress)
+            #expect(saved.timesSent == 1)
+        }
+        // Counted as pending, but not due for the relay until stale: the publisher has them.
+        #expect(try await store.pendingSummary().count == 2)
+        #expect(try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date()).isEmpty)
+        let stale = try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date().addingTimeInterval(7_200))
+        #expect(stale.map(\.eventID) == kept.map(\.id))
+        #expect(stale.map(\.timesSent) == [2, 2])
+    }
+
     @Test func savingOutsideATransactionOrTwiceIsAClearError() async throws {
         let directory = try TestEnvironment.temporaryDirectory()
         let store = try await makeStore(directory)
@@ -322,5 +352,76 @@ struct TestFailure: Error {}
         }
         let expected: [Double] = [10, 20, 35, 35]
         for (delay, expected) in zip(delays, expected) { #expect(abs(delay - expected) < 1, "\(delays)") }
+    }
+}
+
+/// The SQLite store, recording in `steps` when the publisher marks events and makes commits durable (and failing
+/// the latter when `durabilityFails`).
+struct RecordingLog: IntegrationEventLog {
+    let store: SQLiteEventStore
+    let steps: Tally
+    var durabilityFails = false
+
+    func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
+        try await store.claimPending(limit: limit, staleAfter: staleAfter, now: now)
+    }
+    func markInProgress(eventID: UUID, now: Date) async throws -> Bool { try await store.markInProgress(eventID: eventID, now: now) }
+    func markInProgress(eventIDs: [UUID], now: Date) async throws -> Set<UUID> {
+        await steps.add("mark")
+        return try await store.markInProgress(eventIDs: eventIDs, now: now)
+    }
+    func markPublished(eventID: UUID) async throws { try await store.markPublished(eventID: eventID) }
+    func markPublished(eventIDs: [UUID]) async throws { try await store.markPublished(eventIDs: eventIDs) }
+    func markFailed(eventID: UUID, error: String, nextAttemptAt: Date) async throws {
+        try await store.markFailed(eventID: eventID, error: error, nextAttemptAt: nextAttemptAt)
+    }
+    func prunePublished(createdBefore date: Date) async throws -> Int { try await store.prunePublished(createdBefore: date) }
+    func pendingSummary() async throws -> (count: Int, oldest: Date?) { try await store.pendingSummary() }
+    func makeCommitsDurable() async throws {
+        await steps.add("durable")
+        if durabilityFails { throw TestFailure() }
+        try await store.makeCommitsDurable()
+    }
+}
+
+@Suite(.timeLimit(.minutes(3))) struct SQLitePublisherTests {
+    @Test func eventsSavedForThePublisherAreMadeDurableThenPublishedWithoutAMarkingTransaction() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let steps = Tally()
+        let publisher = OutboxPublisher(
+            log: RecordingLog(store: store, steps: steps), bus: CountingBus(inner: InMemoryEventBus(), published: steps))
+        let events = [PriceChanged(productId: 1, newPrice: 2, oldPrice: 1), PriceChanged(productId: 2, newPrice: 3, oldPrice: 2)]
+        let entries = try await store.write { db in try SQLiteEventStore.save(events, in: db, claimForPublisher: true) }
+        await publisher.publish(entries)
+        #expect(await steps.order == ["durable"] + events.map(\.id.lowercasedText))
+        for event in events {
+            let saved = try #require(try await store.entry(eventID: event.id))
+            #expect(saved.state == .published)
+            #expect(saved.timesSent == 1)
+        }
+
+        // Saved NotPublished: marked (whose commit is durable), no separate durability step.
+        let plain = PriceChanged(productId: 3, newPrice: 4, oldPrice: 3)
+        let entry = try await store.write { db in try SQLiteEventStore.save(plain, in: db) }
+        await publisher.publish([entry])
+        #expect(await steps.order.suffix(2) == ["mark", plain.id.lowercasedText])
+        #expect(try await store.entry(eventID: plain.id)?.state == .published)
+    }
+
+    @Test func eventsThatCannotBeMadeDurableAreNotPublishedAndWaitForTheRelay() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let steps = Tally()
+        let publisher = OutboxPublisher(
+            log: RecordingLog(store: store, steps: steps, durabilityFails: true),
+            bus: CountingBus(inner: InMemoryEventBus(), published: steps))
+        let event = PriceChanged(productId: 1, newPrice: 2, oldPrice: 1)
+        let entry = try await store.write { db in try SQLiteEventStore.save(event, in: db, claimForPublisher: true) }
+        await publisher.publish([entry])
+        #expect(await steps.order == ["durable"])
+        let saved = try #require(try await store.entry(eventID: event.id))
+        #expect(saved.state == .inProgress)
+        #expect(try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date().addingTimeInterval(7_200)).map(\.eventID) == [event.id])
     }
 }

@@ -15,7 +15,8 @@ import Logging
 ///
 /// Cost per call: one store transaction to mark the entries `InProgress` and one to mark them `Published`, both
 /// shared with concurrent calls (group commit: requests that arrive while a transaction runs go into the next one),
-/// plus one confirmed publish per entry. The entries of one call go out in order, back to back, with their confirms
+/// plus one confirmed publish per entry. Entries saved with `claimForPublisher: true` are `InProgress` already and
+/// skip the first transaction: the commit-to-confirm path then has one store transaction fewer. The entries of one call go out in order, back to back, with their confirms
 /// awaited together (``EventBus/publishAll(_:)``), so a transaction's events cost about one confirm round trip; an
 /// entry that fails is recorded `PublishedFailed` on its own and the relay sends it again (after the others of its
 /// call, which consumers may then see first).
@@ -48,20 +49,36 @@ public struct OutboxPublisher: Sendable {
     /// Publishes entries saved in a transaction that has committed. Never throws: failures are recorded as
     /// `PublishedFailed` for the relay. Returns once every entry is confirmed or recorded as failed.
     ///
-    /// An entry the relay claimed first (it is `InProgress` already) is left to the relay. When even marking fails
-    /// (the database is unreachable) the entries stay `NotPublished` and the relay sends them later.
+    /// Entries saved `NotPublished` are marked `InProgress` first; one the relay claimed meanwhile is left to the
+    /// relay. When even marking fails (the database is unreachable) they stay `NotPublished` and the relay sends them
+    /// later. Entries saved with `claimForPublisher: true` (state `InProgress`) are sent as they are.
     public func publish(_ entries: [IntegrationEventLogEntry]) async {
         guard !entries.isEmpty else { return }
-        let marked: Set<UUID>
-        do {
-            marked = try await batcher.markInProgress(entries.map(\.eventID))
-        } catch {
-            logger.warning(
-                "outbox: marking events InProgress failed; the relay will publish them",
-                metadata: ["event.ids": "\(entries.map { $0.eventID.uuidString.lowercased() })", "error": "\(error)"])
-            return
+        let unclaimed = entries.filter { $0.state != .inProgress }.map(\.eventID)
+        var marked: Set<UUID> = []
+        if !unclaimed.isEmpty {
+            do {
+                marked = try await batcher.markInProgress(unclaimed)
+            } catch {
+                logger.warning(
+                    "outbox: marking events InProgress failed; the relay will publish them",
+                    metadata: ["event.ids": "\(unclaimed.map(\.lowercasedText))", "error": "\(error)"])
+            }
         }
-        let sending = entries.filter { marked.contains($0.eventID) }
+        var claimed = entries.contains { $0.state == .inProgress }
+        if claimed {
+            do {
+                try await log.makeCommitsDurable()
+            } catch {
+                // Not sent before it is on disk; the relay sends these once stale.
+                logger.warning(
+                    "outbox: making the saving transaction durable failed; the relay will publish its events once stale",
+                    metadata: ["event.ids": "\(entries.filter { $0.state == .inProgress }.map(\.eventID.lowercasedText))", "error": "\(error)"])
+                claimed = false
+            }
+        }
+        let sending = entries.filter { claimed && $0.state == .inProgress || marked.contains($0.eventID) }
+        guard !sending.isEmpty else { return }
         let outcomes = await bus.publishAll(sending.map(\.rawEvent))
         var published: [UUID] = []
         published.reserveCapacity(sending.count)
@@ -83,7 +100,7 @@ public struct OutboxPublisher: Sendable {
             // The events are out; their rows stay InProgress and the relay re-sends them once stale (consumers dedup).
             logger.error(
                 "outbox: events published but marking them Published failed",
-                metadata: ["event.ids": "\(published.map { $0.uuidString.lowercased() })", "error": "\(error)"])
+                metadata: ["event.ids": "\(published.map(\.lowercasedText))", "error": "\(error)"])
         }
     }
 

@@ -82,6 +82,12 @@ public protocol IntegrationEventLog: Sendable {
     /// Marks events `Published` in one transaction. Stores implement it as one statement; the default calls
     /// ``markPublished(eventID:)`` per event.
     func markPublished(eventIDs: [UUID]) async throws
+    /// Returns once every transaction committed before the call is durable. ``OutboxPublisher`` calls it before
+    /// publishing entries that were saved `InProgress` already (no marking transaction, whose commit would have made
+    /// them durable), so that no event reaches the broker before the transaction that saved it is on disk. The
+    /// default does nothing: for stores whose commits are durable when they return (PostgreSQL with its default
+    /// `synchronous_commit`).
+    func makeCommitsDurable() async throws
 }
 
 extension IntegrationEventLog {
@@ -96,4 +102,7 @@ extension IntegrationEventLog {
     public func markPublished(eventIDs: [UUID]) async throws {
         for eventID in eventIDs { try await markPublished(eventID: eventID) }
     }
+
+    /// Nothing to do: commits are durable when they return.
+    public func makeCommitsDurable() async throws {}
 }
