@@ -71,19 +71,7 @@ struct TestFailure: Error {}
             let entries = try await store.withTransaction {
                 try await PostgresEventStore.save(kept, on: $0, claimForPublisher: true, logger: logger)
             }
-            #expect(entries.map(\.state) == [.inProgress, .inProgress])
-            #expect(entries.map(\.timesSent) == [1, 1])
-            for event in kept {
-                let saved = try #require(try await store.entry(eventID: event.id))
-                #expect(saved.state == .inProgress)
-                #expect(saved.timesSent == 1)
-            }
-            // Counted as pending, but not due for the relay until stale: the publisher has them.
-            #expect(try await store.pendingSummary().count == 2)
-            #expect(try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date()).isEmpty)
-            let stale = try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date().addingTimeInterval(7_200))
-            #expect(stale.map(\.eventID) == kept.map(\.id))
-            #expect(stale.map(\.timesSent) == [2, 2])
+            try await expectClaimedForThePublisher(entries, of: kept, in: store) { try await store.entry(eventID: $0) }
         }
     }
 

@@ -74,19 +74,7 @@ struct TestFailure: Error {}
 
         let kept = [PriceChanged(productId: 2, newPrice: 5, oldPrice: 4), PriceChanged(productId: 3, newPrice: 6, oldPrice: 5)]
         let entries = try await store.write { db in try SQLiteEventStore.save(kept, in: db, claimForPublisher: true) }
-        #expect(entries.map(\.state) == [.inProgress, .inProgress])
-        #expect(entries.map(\.timesSent) == [1, 1])
-        for event in kept {
-            let saved = try #require(try await store.entry(eventID: event.id))
-            #expect(saved.state == .inProgress)
-            #expect(saved.timesSent == 1)
-        }
-        // Counted as pending, but not due for the relay until stale: the publisher has them.
-        #expect(try await store.pendingSummary().count == 2)
-        #expect(try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date()).isEmpty)
-        let stale = try await store.claimPending(limit: 10, staleAfter: .seconds(3_600), now: Date().addingTimeInterval(7_200))
-        #expect(stale.map(\.eventID) == kept.map(\.id))
-        #expect(stale.map(\.timesSent) == [2, 2])
+        try await expectClaimedForThePublisher(entries, of: kept, in: store) { try await store.entry(eventID: $0) }
     }
 
     @Test func savingOutsideATransactionOrTwiceIsAClearError() async throws {
