@@ -165,8 +165,9 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// `claimForPublisher`: `true` when you hand the entries to ``OutboxPublisher`` right after the commit: the rows
     /// are saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
     /// them alone. If the process dies before the publish is confirmed, the relay sends them once they are stale
-    /// (``OutboxRelay/Configuration/staleAfter``) instead of at its next poll. Default `false`: `NotPublished`, and
-    /// either may send them.
+    /// (``OutboxRelay/Configuration/staleAfter``, counted from the save, so commit well within it) instead of at its
+    /// next poll. Hand each such entry to the publisher once: it sends claimed entries without asking the store.
+    /// Default `false`: `NotPublished`, and either may send them.
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when an id
     ///   is saved already (then none is saved) or the insert fails.
     public static func save<Event: IntegrationEvent>(

@@ -137,8 +137,9 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     ///   - claimForPublisher: `true` when you hand the entry to ``OutboxPublisher`` right after the commit: the row is
     ///     saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
     ///     the row alone. If the process dies before the publish is confirmed, the relay sends the event once it is
-    ///     stale (``OutboxRelay/Configuration/staleAfter``) instead of at its next poll. Default `false`: the row is
-    ///     `NotPublished` and either may send it.
+    ///     stale (``OutboxRelay/Configuration/staleAfter``, counted from the save, so commit well within it) instead
+    ///     of at its next poll. Hand each such entry to the publisher once: it sends claimed entries without asking
+    ///     the store. Default `false`: the row is `NotPublished` and either may send it.
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when not in a
     ///   transaction, when the event id is saved already, or when the insert fails.
     public static func save<Event: IntegrationEvent>(
