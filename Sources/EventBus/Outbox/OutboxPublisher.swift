@@ -16,10 +16,11 @@ import Logging
 /// Cost per call: one store transaction to mark the entries `InProgress` and one to mark them `Published`, both
 /// shared with concurrent calls (group commit: requests that arrive while a transaction runs go into the next one),
 /// plus one confirmed publish per entry. Entries saved with `claimForPublisher: true` are `InProgress` already and
-/// skip the first transaction: the commit-to-confirm path then has one store transaction fewer. The entries of one call go out in order, back to back, with their confirms
-/// awaited together (``EventBus/publishAll(_:)``), so a transaction's events cost about one confirm round trip; an
-/// entry that fails is recorded `PublishedFailed` on its own and the relay sends it again (after the others of its
-/// call, which consumers may then see first).
+/// skip the first transaction: the commit-to-confirm path then has one store transaction fewer (SQLite still syncs
+/// its log first, ``IntegrationEventLog/makeCommitsDurable()``). The entries of one call go out in order, back to
+/// back, with their confirms awaited together (``EventBus/publishAll(_:)``), so a transaction's events cost about one
+/// confirm round trip; an entry that fails is recorded `PublishedFailed` on its own and the relay sends it again
+/// (after the others of its call, which consumers may then see first).
 ///
 /// Copies share their state: create one publisher per store and bus and pass it around.
 public struct OutboxPublisher: Sendable {
