@@ -88,6 +88,53 @@ import Testing
         await connection.close()
     }
 
+    @Test func messagesThatCannotBeEncodedFailAloneAndTheOthersArriveInOrder() async throws {
+        try await withQueue { connection, channel, queue in
+            try await channel.confirmSelect()
+            let long = String(repeating: "x", count: 300)  // short strings hold at most 255 bytes
+            let messages = (0..<5).map { index in
+                AMQPOutboundMessage(
+                    Data("\(index)".utf8), routingKey: index == 1 ? long : queue,
+                    properties: .init(messageID: index == 3 ? long : "\(index)"))
+            }
+            let results = await channel.publish(messages)
+            for index in [0, 2, 4] { #expect((try? results[index].get()) != nil, "message \(index)") }
+            for index in [1, 3] {
+                #expect(throws: AMQPError.self) { try results[index].get() }
+                if case .failure(let error) = results[index], case .invalidArgument = error {} else {
+                    Issue.record("message \(index): \(results[index]) is not an encoding error")
+                }
+            }
+            #expect(try await receiveIDs(3, from: queue, on: channel) == ["0", "2", "4"])
+            #expect(connection.isOpen)
+        }
+    }
+
+    @Test func bodiesLargerThanAFrameAreSplitAndArriveWhole() async throws {
+        // frame_max 4096: a frame carries at most 4088 bytes of body.
+        try await withQueue(frameMax: 4_096) { connection, channel, queue in
+            try await channel.confirmSelect()
+            let sizes = [0, 1, 4_087, 4_088, 4_089, 8_176, 100_003]
+            let bodies = sizes.map { size in Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size) }) }
+            let results = await channel.publish(bodies.enumerated().map { index, body in
+                AMQPOutboundMessage(body, routingKey: queue, properties: .init(messageID: "\(index)"))
+            })
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+            for (index, body) in bodies.enumerated() {
+                let delivery = try #require(try await channel.get(queue: queue, noAck: true))
+                #expect(delivery.properties.messageID == "\(index)")
+                #expect(delivery.body == body, "body of \(sizes[index]) bytes")
+            }
+            // Properties must fit in one frame: a header table of ~6 KiB cannot, and fails alone.
+            let wide = AMQPTable(uniqueKeysWithValues: (0..<300).map { ("key-\($0)", AMQPFieldValue.string("value-\($0)")) })
+            let outcome = await channel.publish([AMQPOutboundMessage(Data(), routingKey: queue, properties: .init(headers: wide))])
+            if case .failure(.invalidArgument) = outcome[0] {} else { Issue.record("a header table over frame_max: \(outcome[0])") }
+            try await channel.publish(Data("after".utf8), routingKey: queue)
+            #expect(try await channel.get(queue: queue, noAck: true)?.body == Data("after".utf8))
+            #expect(connection.isOpen)
+        }
+    }
+
     @Test func withoutConfirmsABatchIsWrittenInOrder() async throws {
         try await withQueue { _, channel, queue in
             let messages = (0..<300).map { AMQPOutboundMessage(Data(), routingKey: queue, properties: .init(messageID: "\($0)")) }

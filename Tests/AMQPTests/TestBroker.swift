@@ -28,10 +28,11 @@ enum TestBroker {
         environment["EVENTBUS_BROKER_SCRIPT"] ?? repositoryRoot.appendingPathComponent("scripts/broker.sh").path
     }
 
-    static func connect(_ name: String = #function, heartbeat: Int? = nil) async throws -> AMQPConnection {
+    static func connect(_ name: String = #function, heartbeat: Int? = nil, frameMax: Int? = nil) async throws -> AMQPConnection {
         var configuration = try configuration
         configuration.connectionName = "test-\(name)-\(UInt32.random(in: 0...UInt32.max))"
         if let heartbeat { configuration.heartbeatSeconds = heartbeat }
+        if let frameMax { configuration.frameMax = frameMax }
         return try await AMQPConnection.connect(configuration)
     }
 
@@ -92,9 +93,10 @@ func withQueue(
     _ name: String = #function,
     durable: Bool = true,
     arguments: AMQPTable = [:],
+    frameMax: Int? = nil,
     _ body: (AMQPConnection, AMQPChannel, String) async throws -> Void
 ) async throws {
-    let connection = try await TestBroker.connect(name)
+    let connection = try await TestBroker.connect(name, frameMax: frameMax)
     let channel = try await connection.openChannel()
     let queue = TestBroker.uniqueName(name)
     try await channel.queueDeclare(queue, durable: durable, arguments: arguments)

@@ -8,6 +8,14 @@ extension ConnectionDriver {
     /// commands taken from the queue that did not run.
     func finish(error: AMQPError?, sendClose: Bool, unrun: [Command] = []) {
         let failure = error ?? .connectionClosed
+        if sendClose {
+            flushPublishFrames()
+        } else if let frames = publishFrames, !frames.isEmpty {
+            // The socket is gone: what was not written never reached the broker.
+            frames.reset()
+            for waiter in framesAwaitingWrite { completions.resume(waiter, .failure(failure)) }
+            framesAwaitingWrite.removeAll()
+        }
         flushCompletions()
         let leftovers = shared.withLock { shared -> [Command] in
             shared.closed = true

@@ -49,6 +49,7 @@ extension ConnectionDriver {
         case CR_CONNECTION_CLOSE_METHOD:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t(dummy: 0)
+            flushPublishFrames()
             _ = amqp_send_method(state, 0, CR_CONNECTION_CLOSE_OK_METHOD, &ok)
             stopping = .some(.connectionClosedByBroker(
                 replyCode: AMQPReplyCode(rawValue: close.reply_code), replyText: CDecoding.string(close.reply_text)))
@@ -104,6 +105,7 @@ extension ConnectionDriver {
             let tag = CDecoding.string(m.consumer_tag)
             if m.nowait == 0 {
                 var ok = amqp_basic_cancel_ok_t(consumer_tag: m.consumer_tag)
+                flushPublishFrames()
                 _ = amqp_send_method(state, channel.id, CR_BASIC_CANCEL_OK_METHOD, &ok)
             }
             logger.warning("AMQP consumer cancelled by the broker", metadata: ["consumerTag": "\(tag)"])
@@ -112,6 +114,7 @@ extension ConnectionDriver {
         case CR_CHANNEL_CLOSE_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             var ok = amqp_channel_close_ok_t(dummy: 0)
+            flushPublishFrames()
             let status = amqp_send_method(state, channel.id, CR_CHANNEL_CLOSE_OK_METHOD, &ok)
             let error = AMQPError.channelClosedByBroker(
                 replyCode: AMQPReplyCode(rawValue: m.reply_code), replyText: CDecoding.string(m.reply_text))
@@ -121,6 +124,7 @@ extension ConnectionDriver {
         case CR_CHANNEL_FLOW_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_channel_flow_t.self).pointee
             var ok = amqp_channel_flow_ok_t(active: m.active)
+            flushPublishFrames()
             _ = amqp_send_method(state, channel.id, CR_CHANNEL_FLOW_OK_METHOD, &ok)
         default:
             guard let rpc = popRPC(on: channel, replying: method.id) else { return }
@@ -173,6 +177,7 @@ extension ConnectionDriver {
                 // The consumer was cancelled here while the broker was still sending: give the message back.
                 logger.debug("AMQP delivery for a cancelled consumer requeued", metadata: ["consumerTag": "\(consumerTag)"])
                 channel.unacked.settle(deliveryTag)
+                flushPublishFrames()
                 let status = amqp_basic_reject(state, channel.id, deliveryTag, 1)
                 if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
             }

@@ -84,6 +84,9 @@ extension ConnectionDriver {
         heartbeat = Int(amqp_get_heartbeat(state))
         channelMax = Int(amqp_get_channel_max(state))
         if channelMax == 0 { channelMax = 65_535 }
+        frameMax = Int(amqp_get_frame_max(state))
+        // Publishes are written by the driver itself on plain TCP; with TLS the library encrypts, so they go through it.
+        if configuration.tls == nil, socketFD >= 0, frameMax >= 4_096 { publishFrames = PublishFrames() }
         return .success(())
     }
 

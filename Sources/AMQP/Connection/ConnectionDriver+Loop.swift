@@ -88,6 +88,7 @@ extension ConnectionDriver {
             acknowledge(kind, tag: tag, on: channel)
         case .closure(let run, _):
             flushAcknowledgements()
+            flushPublishFrames()
             run(self)
         }
     }

@@ -16,6 +16,7 @@ extension ConnectionDriver {
             completion(.failure(.invalidArgument("all \(channelMax) channels of the connection are open")))
             return
         }
+        flushPublishFrames()
         let channel = ChannelState(id: id)
         channels[id] = channel
         channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_OPEN_OK_METHOD]) { result in
@@ -40,6 +41,7 @@ extension ConnectionDriver {
             complete(.failure(channel.closedReason.withLock { $0 } ?? .channelClosed))
             return
         }
+        flushPublishFrames()
         channel.rpcs.append(PendingRPC(expected: expected, deliveryNeedsAck: deliveryNeedsAck, complete: complete))
         scratch.reset()
         let status = send(state, channel.id, scratch)
@@ -52,6 +54,7 @@ extension ConnectionDriver {
             completion()
             return
         }
+        flushPublishFrames()
         channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_CLOSE_OK_METHOD]) { [self] _ in
             retireChannel(channel, with: .channelClosed)
             completion()
@@ -99,23 +102,36 @@ extension ConnectionDriver {
             return
         }
         if request.waiter.isTransient { transientSettled += 1 }
-        willWrite()
         scratch.reset()
         var properties = scratch.properties(request.properties)
         let exchange = scratch.bytes(request.exchange)
         let routingKey = scratch.bytes(request.routingKey)
-        let status = request.body.withUnsafeBytes { body in
-            amqp_basic_publish(
-                state, channel.id, exchange, routingKey, request.mandatory ? 1 : 0, 0,
-                &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+        let status: Int32
+        if let frames = publishFrames {
+            // Plain TCP: encode into the frame buffer; it is written at the end of the batch, in one `send`.
+            var method = amqp_basic_publish_t(
+                ticket: 0, exchange: exchange, routing_key: routingKey, mandatory: request.mandatory ? 1 : 0, immediate: 0)
+            status = request.body.withUnsafeBytes { body in
+                frames.append(channel: channel.id, method: &method, properties: &properties, body: body, frameMax: frameMax)
+            }
+        } else {
+            willWrite()
+            status = request.body.withUnsafeBytes { body in
+                amqp_basic_publish(
+                    state, channel.id, exchange, routingKey, request.mandatory ? 1 : 0, 0,
+                    &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+            }
         }
         switch status {
         case AMQP_STATUS_OK.rawValue:
             if channel.confirmMode {
                 channel.pendingConfirms.append(PendingConfirm(request))
+            } else if publishFrames != nil {
+                framesAwaitingWrite.append(request.waiter)
             } else {
                 completions.resume(request.waiter, .success(()))
             }
+            if let frames = publishFrames, frames.count >= Self.publishFramesFlushSize { flushPublishFrames() }
         case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue:
             // Nothing reached the socket: the message itself cannot be encoded.
             let error = AMQPError.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")

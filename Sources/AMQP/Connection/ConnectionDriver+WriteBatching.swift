@@ -13,8 +13,10 @@ extension ConnectionDriver {
         batchingWrites = true
     }
 
-    /// Called before a publish or ack is written: corks the socket at the second one of a batch.
+    /// Called before librabbitmq-c writes a publish or an ack: writes the buffered publish frames first (order),
+    /// and corks the socket at the second write of a batch.
     func willWrite() {
+        flushPublishFrames()
         guard batchingWrites else { return }
         writesInBatch += 1
         if writesInBatch == 2 { setCork(true) }
@@ -22,8 +24,39 @@ extension ConnectionDriver {
 
     /// Ends the phase: whatever was held back goes out now.
     func endWriteBatch() {
+        flushPublishFrames()
         batchingWrites = false
         if corked { setCork(false) }
+    }
+
+    /// Writes every buffered publish frame (``PublishFrames``), waiting for the socket when its buffer is full.
+    /// Runs before anything else is written, so the broker sees frames in the order they were produced. When the
+    /// write fails the connection is lost (``stopping``) and the publishes waiting for it fail.
+    func flushPublishFrames() {
+        guard let frames = publishFrames, !frames.isEmpty else { return }
+        var failure: AMQPError?
+        while frames.written < frames.count {
+            let sent = send(socketFD, frames.base + frames.written, frames.count - frames.written, Int32(MSG_NOSIGNAL))
+            if sent > 0 {
+                frames.written += sent
+                continue
+            }
+            let code = errno
+            if sent < 0, code == EINTR { continue }
+            if sent == 0 || code == EAGAIN || code == EWOULDBLOCK {
+                // The socket's buffer is full: wait until the broker reads (librabbitmq-c waits the same way).
+                var descriptor = pollfd(fd: socketFD, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&descriptor, 1, 1_000)
+                continue
+            }
+            failure = .connectionLost(reason: "writing to the socket failed: \(String(cString: strerror(code)))")
+            break
+        }
+        frames.reset()
+        if let failure, stopping == nil { stopping = .some(failure) }
+        let outcome: Result<Void, AMQPError> = failure.map { .failure($0) } ?? .success(())
+        for waiter in framesAwaitingWrite { completions.resume(waiter, outcome) }
+        framesAwaitingWrite.removeAll(keepingCapacity: true)
     }
 
     private func setCork(_ on: Bool) {

@@ -63,6 +63,14 @@ final class ConnectionDriver: @unchecked Sendable {
     var batchingWrites = false
     var writesInBatch = 0
     var corked = false
+    /// Publish frames encoded but not yet written (plain TCP only; `nil` with TLS): see ``PublishFrames``.
+    var publishFrames: PublishFrames?
+    /// Who waits for a publish in ``publishFrames`` without a confirm: told once its frames are written.
+    var framesAwaitingWrite: [PublishWaiter] = []
+    /// `frame_max` negotiated with the broker.
+    var frameMax = 131_072
+    /// Buffered publish frames are written once they reach this size, even mid-batch.
+    static let publishFramesFlushSize = 128 * 1_024
 
     init(configuration: AMQPConnectionConfiguration, logger: Logger) {
         self.configuration = configuration
