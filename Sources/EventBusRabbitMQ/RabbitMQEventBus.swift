@@ -324,7 +324,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 collectors[subscription.id.name] = BatchCollector(subscription: subscription, policy: batch, pipeline: pipeline)
             }
         }
-        let context = ConsumeContext(channel: channel, forward: forward, collectors: collectors)
+        let context = ConsumeContext(consumer: consumer, forward: forward, collectors: collectors)
         let limit = configuration.handlerConcurrency
         try await withThrowingTaskGroup(of: Void.self) { group in
             for collector in collectors.values { group.addTask { await collector.run() } }
@@ -355,7 +355,9 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     }
 
     struct ConsumeContext: Sendable {
-        let channel: AMQPChannel
+        /// Acks go through the consumer, which batches them while deliveries are buffered.
+        let consumer: AMQPConsumer
+        var channel: AMQPChannel { consumer.channel }
         let forward: AMQPChannel
         let collectors: [String: BatchCollector]
     }
@@ -443,7 +445,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     ]) { $1 })
                 }
             }
-            try context.channel.ack(delivery.deliveryTag)
+            try context.consumer.ack(delivery)
             logger.debug("event acknowledged", metadata: pipeline.metadata(event, nil).merging(["decisions": "\(decisions)"]) { $1 })
         } catch {
             logger.error("could not forward or acknowledge a delivery; it goes back to the queue", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })

@@ -1,5 +1,6 @@
 @testable import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// Single acks queued together are sent as one `basic.ack multiple` only when that settles the same messages.
@@ -34,6 +35,44 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await channel.queueDeclarePassive(queue).messageCount == 0)
         }
+    }
+
+    @Test func acksHeldWhileDeliveriesAreBufferedReachTheBroker() async throws {
+        try await withQueue { connection, channel, queue in
+            try await fill(queue, count: 20, on: channel)
+            let consumerChannel = try await connection.openChannel()
+            let consumer = try await consumerChannel.consume(queue: queue, prefetch: 20)
+            var deliveries = consumer.makeAsyncIterator()
+            let first = try #require(try await deliveries.next())
+            try await eventually("the other 19 deliveries are buffered") { consumer.buffer.snapshot.buffered == 19 }
+            // Deliveries are buffered and nobody waits: the ack is queued without waking the connection thread...
+            try consumer.ack(first)
+            #expect(consumer.buffer.snapshot.holdingAcknowledgements)
+            // ...and still reaches the broker although the task does not come back (the thread's next turn).
+            try await eventually("the held ack reaches the broker", timeout: .seconds(10)) {
+                try await unacknowledged(queue) == 19
+            }
+            // Taking and acking the rest: the last ack (nothing buffered any more) wakes the thread for all of them.
+            for _ in 0..<19 {
+                let delivery = try #require(try await deliveries.next())
+                try consumer.ack(delivery)
+            }
+            try await eventually("every ack reaches the broker", timeout: .seconds(10)) { try await unacknowledged(queue) == 0 }
+            #expect(consumerChannel.isOpen)
+            try await consumer.cancel()
+            await consumerChannel.close()
+            #expect(try await channel.queueDeclarePassive(queue).messageCount == 0)
+        }
+    }
+
+    /// The broker's count of unacknowledged messages in `queue`.
+    private func unacknowledged(_ queue: String) async throws -> Int? {
+        let output = try await TestBroker.ctl("list_queues", "name", "messages_unacknowledged")
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: "\t")
+            if fields.count == 2, fields[0] == queue { return Int(fields[1]) }
+        }
+        return nil
     }
 
     @Test func acksOutOfOrderSettleExactlyTheAcknowledgedMessages() async throws {

@@ -304,7 +304,7 @@ public final class AMQPChannel: Sendable {
     ) async throws -> AMQPConsumer {
         if let prefetch { try await basicQos(prefetchCount: prefetch) }
         let tag = consumerTag ?? "eventbus-\(UInt64.random(in: 1...UInt64.max))"
-        let sink = DeliveryBuffer()
+        let sink = DeliveryBuffer(wakeConnection: { [weak driver] in driver?.wakeForQueuedCommands() })
         let consumer = AMQPConsumer(consumerTag: tag, channel: self, buffer: sink)
         sink.setOnCancel { [weak self] in self?.cancelInBackground(consumerTag: tag) }
         _ = try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in
@@ -374,6 +374,12 @@ public final class AMQPChannel: Sendable {
     /// Rejects one delivery; `requeue` as for ``nack(_:multiple:requeue:)``.
     public func reject(_ deliveryTag: UInt64, requeue: Bool = true) throws {
         try acknowledge(.reject(requeue: requeue), deliveryTag)
+    }
+
+    /// Queues a single ack without waking the connection thread (see ``DeliveryBuffer/holdWhileBuffered(_:)``).
+    func ackQuietly(_ tag: UInt64) -> AMQPError? {
+        if state.isClosed.load(ordering: .acquiring), let reason = state.closedReason.withLock({ $0 }) { return reason }
+        return driver.enqueueQuietly(.acknowledge(.ack(multiple: false), tag: tag, state))
     }
 
     private func acknowledge(_ kind: AcknowledgementKind, _ tag: UInt64) throws {

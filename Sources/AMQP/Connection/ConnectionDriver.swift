@@ -156,6 +156,28 @@ final class ConnectionDriver: @unchecked Sendable {
         _ = write(wakeFD, &one, 8)
     }
 
+    /// Queues `command` without waking the thread: it runs at the thread's next turn (frames arriving, another
+    /// command, ``wakeForQueuedCommands()``, or the idle timeout of at most a second). Returns the error when the
+    /// connection is closed (the command is then dropped).
+    func enqueueQuietly(_ command: consuming Command) -> AMQPError? {
+        var pending: Command? = consume command
+        return shared.withLock { shared in
+            if shared.closed { return shared.closedError ?? .connectionClosed }
+            shared.commands.append(pending.take())
+            return nil
+        }
+    }
+
+    /// Wakes the thread when it sleeps with commands queued (queued by ``enqueueQuietly(_:)``).
+    func wakeForQueuedCommands() {
+        let needed = shared.withLock { shared -> Bool in
+            guard shared.sleeping, !shared.commands.isEmpty else { return false }
+            shared.sleeping = false
+            return true
+        }
+        if needed { wake() }
+    }
+
     /// Completes a command that will never run, on any thread.
     func fail(_ command: Command, with error: AMQPError) {
         switch command {

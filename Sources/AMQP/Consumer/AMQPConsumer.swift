@@ -40,7 +40,16 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     }
 
     /// Acknowledges a delivery of this consumer.
+    ///
+    /// While more deliveries are buffered for the iterating task, a single ack is queued for the connection thread
+    /// without waking it: the acks of a batch of deliveries go out together, once the iterating task comes back to
+    /// wait for more (or earlier, when the thread wakes for anything else; at the latest after its idle timeout of at
+    /// most a second, should the task stop iterating). ``AMQPChannel/ack(_:multiple:)`` always wakes the thread.
     public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
+        if !multiple, let held = buffer.holdWhileBuffered({ channel.ackQuietly(delivery.deliveryTag) }) {
+            if let error = held { throw error }
+            return
+        }
         try channel.ack(delivery.deliveryTag, multiple: multiple)
     }
 

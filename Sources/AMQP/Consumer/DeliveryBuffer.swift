@@ -18,6 +18,9 @@ final class DeliveryBuffer: Sendable {
         /// The end was reported (or the iterating task was cancelled): only `nil` from now on.
         var done = false
         var onCancel: (@Sendable () -> Void)?
+        /// Acknowledgements were queued for the connection thread without waking it (``holdWhileBuffered(_:)``):
+        /// the iterating task wakes it before it waits.
+        var heldAcknowledgements = false
 
         var isEmpty: Bool { head == deliveries.count }
 
@@ -43,6 +46,30 @@ final class DeliveryBuffer: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Wakes the connection thread for commands queued without waking it.
+    private let wakeConnection: @Sendable () -> Void
+
+    init(wakeConnection: @escaping @Sendable () -> Void = {}) {
+        self.wakeConnection = wakeConnection
+    }
+
+    /// For an acknowledgement that may wait for the connection thread's next turn: while deliveries are still
+    /// buffered for the iterating task (which comes back for them, and wakes the thread before it waits for more),
+    /// runs `enqueueQuietly` under the buffer's lock and returns its result; otherwise returns `nil` without running
+    /// it (send the acknowledgement the usual way). The consumer's acks then reach the thread in batches, with one
+    /// wake-up per batch of deliveries instead of one per ack.
+    func holdWhileBuffered(_ enqueueQuietly: () -> AMQPError?) -> AMQPError?? {
+        state.withLock { state -> AMQPError?? in
+            guard state.waiters.isEmpty, !state.isEmpty, state.end == nil, !state.done else { return nil }
+            state.heldAcknowledgements = true
+            return .some(enqueueQuietly())
+        }
+    }
+
+    /// Deliveries buffered and not yet taken, and whether acks are held (for tests).
+    var snapshot: (buffered: Int, holdingAcknowledgements: Bool) {
+        state.withLock { ($0.deliveries.count - $0.head, $0.heldAcknowledgements) }
+    }
 
     /// Called once when a task waiting in (or entering) `next()` is cancelled.
     func setOnCancel(_ handler: @escaping @Sendable () -> Void) {
@@ -106,11 +133,15 @@ final class DeliveryBuffer: Sendable {
         if let result = state.withLock({ $0.take() }) { return try result.get() }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<AMQPDelivery?, any Error>) in
+                var wake = false
                 let ready = state.withLock { state -> Result<AMQPDelivery?, any Error>? in
                     if let result = state.take() { return result }
                     state.waiters.append(continuation)
+                    wake = state.heldAcknowledgements
+                    state.heldAcknowledgements = false
                     return nil
                 }
+                if wake { wakeConnection() }
                 if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
