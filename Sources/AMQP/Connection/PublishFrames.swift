@@ -8,8 +8,8 @@ import Glibc
 /// The frames of queued publishes, encoded back to back in one buffer so that a batch of publishes costs one `send`
 /// instead of the three per message `amqp_basic_publish` makes (method, content header, body).
 ///
-/// librabbitmq-c encodes the method arguments and the properties (``amqp_encode_method`` and
-/// ``amqp_encode_properties``, exactly what `amqp_basic_publish` uses); this type adds the frame headers and ends and
+/// librabbitmq-c encodes the method arguments and the properties (`amqp_encode_method` and
+/// `amqp_encode_properties`, exactly what `amqp_basic_publish` uses); this type adds the frame headers and ends and
 /// splits the body by the negotiated `frame_max`, as the library does. The connection thread writes the buffer
 /// (``ConnectionDriver/flushPublishFrames()``) before any other write, so frames reach the socket in the order they
 /// were produced. Plain TCP only: with TLS the library owns the encryption, and publishes go through it one by one.
