@@ -132,7 +132,8 @@ extension ConnectionDriver {
                 completions.resume(request.waiter, .success(()))
             }
             if let frames = publishFrames, frames.count >= Self.publishFramesFlushSize { flushPublishFrames() }
-        case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue:
+        case AMQP_STATUS_TABLE_TOO_BIG.rawValue, AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_INVALID_PARAMETER.rawValue,
+            AMQP_STATUS_NO_MEMORY.rawValue:
             // Nothing reached the socket: the message itself cannot be encoded.
             let error = AMQPError.invalidArgument("the message cannot be encoded: \(CDecoding.statusText(status))")
             if request.waiter.isTransient { logger.error("AMQP queued transient publish dropped", metadata: ["error": "\(error)"]) }

@@ -29,36 +29,47 @@ final class PublishFrames: @unchecked Sendable {
     /// The `basic` class (60), whose content header a publish carries.
     private static let basicClass: UInt16 = 60
 
-    init(capacity: Int = 64 * 1_024) {
-        self.capacity = capacity
-        guard let memory = malloc(capacity) else {
-            // Out of memory at connection set-up: nothing sensible is left to do for this process.
-            fatalError("malloc(\(capacity)) failed")
-        }
+    /// The buffer's size at rest; a batch with larger messages grows it, and ``reset()`` gives the excess back.
+    private static let restingCapacity = 64 * 1_024
+
+    /// `nil` when the memory cannot be had (the connection then publishes through librabbitmq-c).
+    init?() {
+        guard let memory = malloc(Self.restingCapacity) else { return nil }
         base = memory
+        capacity = Self.restingCapacity
     }
 
     deinit { free(base) }
 
     var isEmpty: Bool { count == written }
 
-    /// Forgets everything (written or given up on).
+    /// Forgets everything (written or given up on), and shrinks a buffer a large message grew back to its resting
+    /// size, so one big publish does not hold its memory for the connection's life.
     func reset() {
         count = 0
         written = 0
+        if capacity > 16 * Self.restingCapacity, let memory = realloc(base, Self.restingCapacity) {
+            base = memory
+            capacity = Self.restingCapacity
+        }
     }
 
     /// Appends the frames of one `basic.publish` on `channel`. Returns `AMQP_STATUS_OK`, or the library's status when
     /// the method or the properties cannot be encoded (a string over 255 bytes, a table that does not fit in a
-    /// frame); the buffer is then as it was.
+    /// frame), or `AMQP_STATUS_NO_MEMORY` when the buffer cannot grow to hold the message; the buffer is then as it
+    /// was.
     func append(
         channel: UInt16, method: inout amqp_basic_publish_t, properties: inout amqp_basic_properties_t,
         body: UnsafeRawBufferPointer, frameMax: Int
     ) -> Int32 {
         let start = count
         let payloadLimit = frameMax - Self.headerSize - Self.footerSize
+        let frames = 2 + (body.count + payloadLimit - 1) / payloadLimit
+        // Room for the method and header frames at their largest, and the body with its frame overhead.
+        guard reserve(2 * frameMax + body.count + frames * (Self.headerSize + Self.footerSize)) else {
+            return AMQP_STATUS_NO_MEMORY.rawValue
+        }
         // Method frame: class and method id, then the arguments.
-        reserve(Self.headerSize + payloadLimit + Self.footerSize)
         var payload = 4
         store32(CR_BASIC_PUBLISH_METHOD, at: count + Self.headerSize)
         let methodLength = amqp_encode_method(
@@ -69,7 +80,6 @@ final class PublishFrames: @unchecked Sendable {
         finishFrame(type: UInt8(CR_FRAME_METHOD), channel: channel, payload: payload)
 
         // Content header: class, weight, body size, then the property flags and values.
-        reserve(Self.headerSize + payloadLimit + Self.footerSize)
         store16(Self.basicClass, at: count + Self.headerSize)
         store16(0, at: count + Self.headerSize + 2)
         store64(UInt64(body.count), at: count + Self.headerSize + 4)
@@ -88,7 +98,6 @@ final class PublishFrames: @unchecked Sendable {
         var offset = 0
         while offset < body.count {
             let chunk = min(payloadLimit, body.count - offset)
-            reserve(Self.headerSize + chunk + Self.footerSize)
             if let source = body.baseAddress {
                 (base + count + Self.headerSize).copyMemory(from: source + offset, byteCount: chunk)
             }
@@ -107,15 +116,15 @@ final class PublishFrames: @unchecked Sendable {
         count += Self.headerSize + payload + Self.footerSize
     }
 
-    private func reserve(_ more: Int) {
-        guard count + more > capacity else { return }
+    /// Makes room for `more` bytes after `count`; `false` when the memory cannot be had (nothing changes).
+    private func reserve(_ more: Int) -> Bool {
+        guard count + more > capacity else { return true }
         var grown = capacity * 2
         while grown < count + more { grown *= 2 }
-        guard let memory = realloc(base, grown) else {
-            fatalError("realloc(\(grown)) failed")
-        }
+        guard let memory = realloc(base, grown) else { return false }
         base = memory
         capacity = grown
+        return true
     }
 
     private func store16(_ value: UInt16, at offset: Int) {
