@@ -55,30 +55,31 @@ public struct OutboxPublisher: Sendable {
     /// later. Entries saved with `claimForPublisher: true` (state `InProgress`) are sent as they are.
     public func publish(_ entries: [IntegrationEventLogEntry]) async {
         guard !entries.isEmpty else { return }
+        // Which entries this call may send: the claimed ones once durable, the others once marked.
+        let claimed = entries.filter { $0.state == .inProgress }.map(\.eventID)
         let unclaimed = entries.filter { $0.state != .inProgress }.map(\.eventID)
-        var marked: Set<UUID> = []
+        var ready: Set<UUID> = []
         if !unclaimed.isEmpty {
             do {
-                marked = try await batcher.markInProgress(unclaimed)
+                ready.formUnion(try await batcher.markInProgress(unclaimed))
             } catch {
                 logger.warning(
                     "outbox: marking events InProgress failed; the relay will publish them",
                     metadata: ["event.ids": "\(unclaimed.map(\.lowercasedText))", "error": "\(error)"])
             }
         }
-        var claimed = entries.contains { $0.state == .inProgress }
-        if claimed {
+        if !claimed.isEmpty {
             do {
                 try await log.makeCommitsDurable()
+                ready.formUnion(claimed)
             } catch {
                 // Not sent before it is on disk; the relay sends these once stale.
                 logger.warning(
                     "outbox: making the saving transaction durable failed; the relay will publish its events once stale",
-                    metadata: ["event.ids": "\(entries.filter { $0.state == .inProgress }.map(\.eventID.lowercasedText))", "error": "\(error)"])
-                claimed = false
+                    metadata: ["event.ids": "\(claimed.map(\.lowercasedText))", "error": "\(error)"])
             }
         }
-        let sending = entries.filter { claimed && $0.state == .inProgress || marked.contains($0.eventID) }
+        let sending = entries.filter { ready.contains($0.eventID) }
         guard !sending.isEmpty else { return }
         let outcomes = await bus.publishAll(sending.map(\.rawEvent))
         var published: [UUID] = []
