@@ -10,6 +10,7 @@
 #include <amqp_ssl_socket.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -124,6 +125,11 @@ static inline amqp_rpc_reply_t cr_login_external(amqp_connection_state_t state, 
 static inline int cr_set_nodelay(int fd) {
   int one = 1;
   return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Names the calling thread (prctl is variadic): Linux keeps the first 15 bytes. */
+static inline int cr_set_thread_name(const char *name) {
+  return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
 
 #endif

@@ -94,6 +94,16 @@ public final class AMQPConnection: Sendable, CustomStringConvertible {
     /// A new sequence of this connection's events (blocked, unblocked, closed). It ends after `.closed`.
     public func events() -> AsyncStream<AMQPConnectionEvent> { driver.events() }
 
+    /// The connection's own thread as a task executor. A task that prefers it (`withTaskExecutorPreference` or
+    /// `Task(executorPreference:)`) runs on that thread between its turns of reading and writing, so each delivery
+    /// or confirm resumes it without waking another thread, and the acks and publishes it queues are written
+    /// without a wake-up either: less latency and less CPU per message for a consumer loop.
+    ///
+    /// While such a task runs, the connection reads nothing and sends no heartbeat: keep its synchronous stretches
+    /// short (as on any Swift concurrency thread) and move long computations elsewhere. Once the connection has
+    /// ended, the task's jobs run on the global concurrent executor.
+    public var taskExecutor: any TaskExecutor { driver }
+
     /// The configuration's URL with the password masked.
     public var description: String { "AMQPConnection(\(driver.configuration))" }
 }

@@ -46,12 +46,13 @@ extension ConnectionDriver {
             endWriteBatch()
             guard alive else { return }
             flushCompletions()
+            runJobs()
 
             let settledNow = transientSettled
             transientSettled = 0
             let sleep = shared.withLock { shared -> Bool in
                 shared.transientBacklog -= settledNow
-                if shared.commands.isEmpty {
+                if shared.commands.isEmpty, shared.jobs.isEmpty {
                     shared.sleeping = true
                     return true
                 }

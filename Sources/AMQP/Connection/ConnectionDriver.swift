@@ -27,6 +27,10 @@ final class ConnectionDriver: @unchecked Sendable {
         var nextListenerID: UInt64 = 0
         var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
         var finalError: AMQPError?
+        /// Jobs of tasks that prefer the connection thread as their executor (``enqueue(_:)-(ExecutorJob)``).
+        var jobs: [UnownedJob] = []
+        /// Set when the thread is about to exit: jobs then go to the global executor.
+        var threadExited = false
     }
 
     /// How many transient publishes may be queued for the thread before `publish` waits for the socket again.
@@ -53,6 +57,8 @@ final class ConnectionDriver: @unchecked Sendable {
     let scratch = CArena()
     /// The command batch being run (swapped with `shared.commands`, so neither array reallocates).
     var batch: [Command?] = []
+    /// The jobs being run (swapped with `shared.jobs`).
+    var jobBatch: [UnownedJob] = []
     /// Transient publishes written or dropped since the backlog count was last updated.
     var transientSettled = 0
     /// Results and deliveries produced while handling a batch, handed out together (``flushCompletions()``).
@@ -90,7 +96,9 @@ final class ConnectionDriver: @unchecked Sendable {
             completion(.failure(.connectionLost(reason: "eventfd failed: \(String(cString: strerror(errno)))")))
             return
         }
+        let name = Self.threadName(for: configuration.connectionName)
         let thread = Thread { [self] in
+            _ = cr_set_thread_name(name)
             switch self.establish() {
             case .success:
                 completion(.success(()))
@@ -99,9 +107,20 @@ final class ConnectionDriver: @unchecked Sendable {
                 self.finish(error: error, sendClose: false)
                 completion(.failure(error))
             }
+            self.handOffJobs()
         }
-        thread.name = "amqp-\(configuration.connectionName ?? "connection")"
         thread.start()
+    }
+
+    /// The connection thread's name as `top`, `perf` and debuggers show it: `amqp-` and the start of the connection
+    /// name, 15 bytes at most (Linux's limit).
+    static func threadName(for connectionName: String?) -> String {
+        var name = "amqp-"
+        for character in connectionName ?? "connection" {
+            guard name.utf8.count + character.utf8.count <= 15 else { break }
+            name.append(character)
+        }
+        return name
     }
 
     // MARK: - Commands from other threads
@@ -151,7 +170,7 @@ final class ConnectionDriver: @unchecked Sendable {
         return outcome.result
     }
 
-    private func wake() {
+    func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
