@@ -331,17 +331,20 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             var handlerTasks = 0
             var result: Result<Void, any Error> = .success(())
             do {
-                for try await delivery in consumer {
-                    metrics.consumed.increment()
-                    if limit == 1 {
-                        await process(delivery, context)
-                    } else {
-                        if handlerTasks >= limit {
-                            try await group.next()
-                            handlerTasks -= 1
+                let executor = configuration.consumesOnConnectionThread ? connection.taskExecutor : globalConcurrentExecutor
+                try await withTaskExecutorPreference(executor) {
+                    for try await delivery in consumer {
+                        metrics.consumed.increment()
+                        if limit == 1 {
+                            await process(delivery, context)
+                        } else {
+                            if handlerTasks >= limit {
+                                try await group.next()
+                                handlerTasks -= 1
+                            }
+                            group.addTask(executorPreference: globalConcurrentExecutor) { await self.process(delivery, context) }
+                            handlerTasks += 1
                         }
-                        group.addTask { await self.process(delivery, context) }
-                        handlerTasks += 1
                     }
                 }
             } catch {

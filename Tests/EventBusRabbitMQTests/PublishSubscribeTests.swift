@@ -151,6 +151,43 @@ import Testing
         _ = try await inspector.channel.queueDelete(queue)
         await inspector.cleanUp(queue: "none", exchange: exchange)
     }
+
+    /// With one handler at a time, handlers start on the consuming connection's thread (no hand-off per event); with
+    /// more, or when the service opts out, on the global executor.
+    @Test func handlersRunOnTheConsumingConnectionThreadOnlyWhenOneAtATime() async throws {
+        let exchange = TestEnvironment.unique("exchange")
+        let ordered = try RunningBus(service: TestEnvironment.unique("ordered"), exchange: exchange)
+        let parallel = try RunningBus(service: TestEnvironment.unique("parallel"), exchange: exchange) { $0.handlerConcurrency = 4 }
+        let optedOut = try RunningBus(service: TestEnvironment.unique("opted-out"), exchange: exchange) {
+            $0.consumesOnConnectionThread = false
+        }
+        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange)
+        let orderedThreads = Recorder(), parallelThreads = Recorder(), optedOutThreads = Recorder()
+        try await ordered.bus.subscribe(PriceChanged.self) { _, _ in await orderedThreads.record(currentThreadName()) }
+        try await parallel.bus.subscribe(PriceChanged.self) { _, _ in await parallelThreads.record(currentThreadName()) }
+        try await optedOut.bus.subscribe(PriceChanged.self) { _, _ in await optedOutThreads.record(currentThreadName()) }
+        let services = [ordered, parallel, optedOut]
+        for service in services + [catalog] { service.start() }
+        let inspector = try await Inspector.open()
+        for service in services { try await inspector.waitForConsumers(service.configuration.queue) }
+        for index in 0..<50 { try await catalog.bus.publish(PriceChanged(productId: index, newPrice: 10, oldPrice: 12)) }
+        try await eventually("every service handled every event") {
+            let counts = [await orderedThreads.order.count, await parallelThreads.order.count, await optedOutThreads.order.count]
+            return counts == [50, 50, 50]
+        }
+        let orderedNames = await orderedThreads.order
+        // One thread, the consuming connection's (its name: `amqp-` and the start of the connection name).
+        #expect(Set(orderedNames).count == 1)
+        #expect(orderedNames.allSatisfy { $0.hasPrefix("amqp-ordered.") })
+        #expect(await parallelThreads.order.allSatisfy { !$0.hasPrefix("amqp-") })
+        #expect(await optedOutThreads.order.allSatisfy { !$0.hasPrefix("amqp-") })
+        for service in services + [catalog] { await service.stop() }
+        await inspector.cleanUp(queue: ordered.configuration.queue, exchange: exchange)
+        for service in [parallel, optedOut] {
+            let cleaner = try await Inspector.open()
+            await cleaner.cleanUp(queue: service.configuration.queue, exchange: exchange)
+        }
+    }
 }
 
 actor ReceivedEvents {
