@@ -178,7 +178,8 @@ struct BusLatencyBenchmark: RowBenchmark {
             }
         ) { _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
+                // On the consuming connection's thread, as the bus consumes: no hand-off per delivery.
+                group.addTask(executorPreference: consumerConnection.taskExecutor) {
                     var deliveries = consumer.makeAsyncIterator()
                     while latch.count < count {
                         guard let delivery = try await deliveries.next() else {
