@@ -24,7 +24,9 @@ struct EventBusBench: AsyncParsableCommand {
             and 16 tasks × 10 events per transaction (shown as tasks×events). bus-soak (RSS over 1 000 000 \
             consumed events) runs only with --mode bus-soak. Each row rotates its clients, repeats --repeat times and \
             reports medians, the min–max spread and the ratio client / C (targets: AMQP layer ≥ 0.95, bus ≥ 0.8; \
-            bus-e2e p99 ≤ 2 ms). Bus events are JSON bodies padded to about --size bytes.
+            bus-e2e p99 ≤ 2 ms). Bus events are JSON bodies padded to about --size bytes. The AMQP client's \
+            publishers and consume loops run on their connection's thread (AMQPConnection.taskExecutor), as the bus \
+            consumes.
             """)
 
     @Option(help: "Run only this row: \(BenchmarkMode.allCases.map(\.rawValue).joined(separator: ", ")).")
