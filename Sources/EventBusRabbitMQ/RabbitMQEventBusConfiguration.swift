@@ -42,7 +42,8 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// (``AMQP/AMQPConnection/taskExecutor``), together with the handler when ``handlerConcurrency`` is 1: no thread
     /// hand-off per event, so less latency and CPU per event. While a handler runs there without suspending, that
     /// connection reads nothing and sends no heartbeat: a handler that blocks its thread for long (synchronous I/O,
-    /// a long computation) should run elsewhere, or set this to `false`. Default `true`.
+    /// a long computation) should run elsewhere, or set this to `false` (a stretch of more than a second is logged as
+    /// a warning saying so). Default `true`.
     public var consumesOnConnectionThread: Bool
     /// Most publishes awaiting a confirm at once. Default 1 000.
     public var publishConfirmWindow: Int

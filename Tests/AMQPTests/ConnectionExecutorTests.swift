@@ -42,6 +42,27 @@ import Testing
         }
     }
 
+    @Test func aTaskThatHoldsTheConnectionThreadIsReportedAndTheConnectionSurvives() async throws {
+        let log = LogCapture()
+        var configuration = try TestBroker.configuration
+        configuration.connectionName = "test-holds-the-thread"
+        let connection = try await AMQPConnection.connect(configuration, logger: log.logger())
+        try await withTaskExecutorPreference(connection.taskExecutor) {
+            // A handler doing synchronous work for 1.2 s on the connection's thread.
+            usleep(1_200_000)
+        }
+        // Logged by the thread once the stretch ends (the task may already be back on its own executor).
+        try await eventually("the long stretch is logged") { !log.messages(at: .warning).isEmpty }
+        let warnings = log.messages(at: .warning)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("sent no heartbeat meanwhile") == true)
+        // The connection is still usable.
+        let channel = try await connection.openChannel()
+        let queue = try await channel.queueDeclare("", durable: false, exclusive: true)
+        #expect(queue.messageCount == 0)
+        await connection.close()
+    }
+
     @Test func aTaskPreferringAConnectionThatEndedKeepsRunning() async throws {
         let connection = try await TestBroker.connect()
         let connectionThread = ConnectionDriver.threadName(for: connection.configuration.connectionName)

@@ -100,8 +100,9 @@ public final class AMQPConnection: Sendable, CustomStringConvertible {
     /// without a wake-up either: less latency and less CPU per message for a consumer loop.
     ///
     /// While such a task runs, the connection reads nothing and sends no heartbeat: keep its synchronous stretches
-    /// short (as on any Swift concurrency thread) and move long computations elsewhere. Once the connection has
-    /// ended, the task's jobs run on the global concurrent executor.
+    /// short (as on any Swift concurrency thread) and move long computations elsewhere; a stretch of more than a
+    /// second is logged as a warning. Once the connection has ended, the task's jobs run on the global concurrent
+    /// executor.
     public var taskExecutor: any TaskExecutor { driver }
 
     /// The configuration's URL with the password masked.

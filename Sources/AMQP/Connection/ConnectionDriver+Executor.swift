@@ -26,9 +26,19 @@ extension ConnectionDriver: TaskExecutor {
         shared.withLock { shared in swap(&shared.jobs, &jobBatch) }
         guard !jobBatch.isEmpty else { return }
         let executor = asUnownedTaskExecutor()
+        let started = ContinuousClock.now
         for job in jobBatch { job.runSynchronously(on: executor) }
+        let took = ContinuousClock.now - started
+        if took >= Self.longJobsWarning {
+            logger.warning(
+                "tasks on the AMQP connection's thread ran without suspending for longer than \(Self.longJobsWarning); the connection read no frames and sent no heartbeat meanwhile: move long synchronous work off this thread (for the event bus: consumesOnConnectionThread = false)",
+                metadata: ["milliseconds": "\(took.components.seconds * 1_000 + took.components.attoseconds / 1_000_000_000_000_000)"])
+        }
         jobBatch.removeAll(keepingCapacity: true)
     }
+
+    /// Jobs that keep the thread longer than this in one turn are logged as a warning.
+    static let longJobsWarning = Duration.seconds(1)
 
     /// The thread is about to exit: jobs queued from now on, and those still queued, go to the global executor.
     func handOffJobs() {
