@@ -27,7 +27,7 @@ final class ConnectionDriver: @unchecked Sendable {
         var nextListenerID: UInt64 = 0
         var closeWaiters: [CheckedContinuation<AMQPError?, Never>] = []
         var finalError: AMQPError?
-        /// Jobs of tasks that prefer the connection thread as their executor (``enqueue(_:)-(ExecutorJob)``).
+        /// Jobs of tasks that prefer the connection thread as their executor (the `TaskExecutor` conformance).
         var jobs: [UnownedJob] = []
         /// Set when the thread is about to exit: jobs then go to the global executor.
         var threadExited = false
