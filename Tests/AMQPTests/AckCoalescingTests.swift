@@ -49,7 +49,7 @@ import Testing
             try consumer.ack(first)
             #expect(consumer.buffer.snapshot.holdingAcknowledgements)
             // ...and still reaches the broker although the task does not come back (the thread's next turn).
-            try await eventually("the held ack reaches the broker", timeout: .seconds(10)) {
+            try await eventually("the held ack reaches the broker") {
                 try await unacknowledged(queue) == 19
             }
             // Taking and acking the rest: the last ack (nothing buffered any more) wakes the thread for all of them.
@@ -57,7 +57,7 @@ import Testing
                 let delivery = try #require(try await deliveries.next())
                 try consumer.ack(delivery)
             }
-            try await eventually("every ack reaches the broker", timeout: .seconds(10)) { try await unacknowledged(queue) == 0 }
+            try await eventually("every ack reaches the broker") { try await unacknowledged(queue) == 0 }
             #expect(consumerChannel.isOpen)
             try await consumer.cancel()
             await consumerChannel.close()

@@ -60,7 +60,7 @@ enum TestBroker {
     /// moment), or until `timeout`; returns the last count seen.
     @discardableResult
     static func waitForMessageCount(
-        _ count: UInt32, in queue: String, on channel: AMQPChannel, timeout: Duration = .seconds(10)
+        _ count: UInt32, in queue: String, on channel: AMQPChannel, timeout: Duration = .seconds(30)
     ) async throws -> UInt32 {
         let deadline = ContinuousClock.now + timeout
         var seen = try await channel.queueDeclarePassive(queue).messageCount
