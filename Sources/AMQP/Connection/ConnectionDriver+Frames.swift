@@ -49,8 +49,7 @@ extension ConnectionDriver {
         case CR_CONNECTION_CLOSE_METHOD:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t(dummy: 0)
-            flushPublishFrames()
-            _ = amqp_send_method(state, 0, CR_CONNECTION_CLOSE_OK_METHOD, &ok)
+            _ = sendMethod(CR_CONNECTION_CLOSE_OK_METHOD, on: 0, &ok)
             stopping = .some(.connectionClosedByBroker(
                 replyCode: AMQPReplyCode(rawValue: close.reply_code), replyText: CDecoding.string(close.reply_text)))
         case CR_CONNECTION_BLOCKED_METHOD:
@@ -105,8 +104,7 @@ extension ConnectionDriver {
             let tag = CDecoding.string(m.consumer_tag)
             if m.nowait == 0 {
                 var ok = amqp_basic_cancel_ok_t(consumer_tag: m.consumer_tag)
-                flushPublishFrames()
-                _ = amqp_send_method(state, channel.id, CR_BASIC_CANCEL_OK_METHOD, &ok)
+                _ = sendMethod(CR_BASIC_CANCEL_OK_METHOD, on: channel.id, &ok)
             }
             logger.warning("AMQP consumer cancelled by the broker", metadata: ["consumerTag": "\(tag)"])
             flushCompletions()
@@ -114,8 +112,7 @@ extension ConnectionDriver {
         case CR_CHANNEL_CLOSE_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             var ok = amqp_channel_close_ok_t(dummy: 0)
-            flushPublishFrames()
-            let status = amqp_send_method(state, channel.id, CR_CHANNEL_CLOSE_OK_METHOD, &ok)
+            let status = sendMethod(CR_CHANNEL_CLOSE_OK_METHOD, on: channel.id, &ok)
             let error = AMQPError.channelClosedByBroker(
                 replyCode: AMQPReplyCode(rawValue: m.reply_code), replyText: CDecoding.string(m.reply_text))
             logger.debug("AMQP channel closed by the broker", metadata: ["channel": "\(channel.id)", "error": "\(error)"])
@@ -124,8 +121,7 @@ extension ConnectionDriver {
         case CR_CHANNEL_FLOW_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_channel_flow_t.self).pointee
             var ok = amqp_channel_flow_ok_t(active: m.active)
-            flushPublishFrames()
-            _ = amqp_send_method(state, channel.id, CR_CHANNEL_FLOW_OK_METHOD, &ok)
+            _ = sendMethod(CR_CHANNEL_FLOW_OK_METHOD, on: channel.id, &ok)
         default:
             guard let rpc = popRPC(on: channel, replying: method.id) else { return }
             flushCompletions()

@@ -16,14 +16,13 @@ extension ConnectionDriver {
             completion(.failure(.invalidArgument("all \(channelMax) channels of the connection are open")))
             return
         }
-        flushPublishFrames()
         let channel = ChannelState(id: id)
         channels[id] = channel
         channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_OPEN_OK_METHOD]) { result in
             completion(result.map { _ in channel })
         })
         var open = amqp_channel_open_t(out_of_band: amqp_bytes_t(len: 0, bytes: nil))
-        let status = amqp_send_method(state, id, CR_CHANNEL_OPEN_METHOD, &open)
+        let status = sendMethod(CR_CHANNEL_OPEN_METHOD, on: id, &open)
         if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
     }
 
@@ -49,18 +48,17 @@ extension ConnectionDriver {
     }
 
     func closeChannel(_ channel: ChannelState, completion: @escaping @Sendable () -> Void) {
-        guard channel.isOpen, let state else {
+        guard channel.isOpen, state != nil else {
             flushCompletions()
             completion()
             return
         }
-        flushPublishFrames()
         channel.rpcs.append(PendingRPC(expected: [CR_CHANNEL_CLOSE_OK_METHOD]) { [self] _ in
             retireChannel(channel, with: .channelClosed)
             completion()
         })
         var close = amqp_channel_close_t(reply_code: UInt16(AMQP_REPLY_SUCCESS), reply_text: amqp_bytes_t(len: 0, bytes: nil), class_id: 0, method_id: 0)
-        let status = amqp_send_method(state, channel.id, CR_CHANNEL_CLOSE_METHOD, &close)
+        let status = sendMethod(CR_CHANNEL_CLOSE_METHOD, on: channel.id, &close)
         if status != AMQP_STATUS_OK.rawValue { socketFailed(status) }
     }
 

@@ -1,3 +1,4 @@
+import CRabbitMQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +28,13 @@ extension ConnectionDriver {
         flushPublishFrames()
         batchingWrites = false
         if corked { setCork(false) }
+    }
+
+    /// Sends one method frame through librabbitmq-c, after the buffered publish frames (so the wire keeps the order
+    /// in which frames were produced). Returns the library's status.
+    func sendMethod<Method>(_ methodID: amqp_method_number_t, on channelID: UInt16, _ method: inout Method) -> Int32 {
+        flushPublishFrames()
+        return withUnsafeMutablePointer(to: &method) { amqp_send_method(state, channelID, methodID, $0) }
     }
 
     /// Writes every buffered publish frame (``PublishFrames``), waiting for the socket when its buffer is full.
