@@ -114,7 +114,11 @@ let package = Package(
         // Tools: the operator CLI.
         .executableTarget(
             name: "EventBusCLI",
-            dependencies: ["AMQP", "EventBus", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "AMQP", "EventBus", "EventBusSQLite", "EventBusPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         // The raw librabbitmq-c baseline the benchmark measures the Swift layers against.
         .target(name: "CRawBaseline", dependencies: ["CRabbitMQ"]),
@@ -142,7 +146,10 @@ let package = Package(
         // Helpers shared by the test targets (running scripts, controlling the private broker).
         .target(
             name: "TestSupport",
-            dependencies: ["AMQP", "EventBus", "EventBusRabbitMQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusPostgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -180,7 +187,10 @@ let package = Package(
         // Runs the built `eventbus` executable (`swift build --build-tests` builds it) against the broker.
         .testTarget(
             name: "EventBusCLITests",
-            dependencies: ["AMQP", "EventBus", "EventBusRabbitMQ", "TestSupport"]
+            dependencies: [
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
     ]
 )

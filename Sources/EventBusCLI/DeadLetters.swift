@@ -6,7 +6,7 @@ import Foundation
 struct DeadLetters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters", abstract: "Inspect and replay a service's dead letters.",
-        subcommands: [List.self, Replay.self, Purge.self])
+        subcommands: [List.self, Show.self, Replay.self, Purge.self])
 
     struct Target: ParsableArguments {
         @OptionGroup var broker: BrokerOptions
@@ -42,6 +42,50 @@ struct DeadLetters: AsyncParsableCommand {
         }
     }
 
+    /// Prints chosen dead letters in full (the body as indented JSON) and leaves every dead letter in place.
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the dead letters with these event ids in full, body indented; leaves them in the queue.")
+        @OptionGroup var target: Target
+        @Option(name: .customLong("id"), help: "An event id (message id) to show (repeat for several).") var ids: [String]
+
+        func validate() throws {
+            if ids.isEmpty { throw ValidationError("give one or more --id (eventbus dead-letters list shows them)") }
+        }
+
+        func run() async throws {
+            let connection = try await target.broker.connect("dead-letters")
+            let total = try await target.deadLetters(on: connection).messageCount
+            let channel = try await connection.openChannel()
+            let wanted = Set(ids.map { $0.lowercased() })
+            var found: Set<String> = []
+            var held: UInt64?
+            // Read each one once (not acknowledged), then give them all back in their order.
+            var read = 0
+            while read < total, let delivery = try await channel.get(queue: target.deadLetterQueue) {
+                read += 1
+                held = delivery.deliveryTag
+                guard let id = delivery.properties.messageID?.lowercased(), wanted.contains(id) else { continue }
+                found.insert(id)
+                print(describe(delivery, index: read))
+                if let pretty = Self.indentedJSON(delivery.body) { print("  body, indented:\n\(pretty)") }
+            }
+            if let held { try channel.nack(held, multiple: true, requeue: true) }
+            await connection.close()
+            let missing = wanted.subtracting(found)
+            if !missing.isEmpty {
+                throw CLIError("no dead letter with id \(missing.sorted().joined(separator: ", ")) in \(target.deadLetterQueue) (\(total) dead letter(s))")
+            }
+        }
+
+        static func indentedJSON(_ body: Data) -> String? {
+            guard let value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
+                let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed])
+            else { return nil }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").map { "    \($0)" }.joined(separator: "\n")
+        }
+    }
+
     /// Puts dead letters back on the service's own queue, then removes them.
     ///
     /// Straight to `<queue>` through the default exchange, as the bus's retry queues do: republishing to the
@@ -51,6 +95,8 @@ struct DeadLetters: AsyncParsableCommand {
             abstract: "Send dead letters back to the service's queue (after fixing the cause); other services do not see them again.")
         @OptionGroup var target: Target
         @Option(help: "Replay at most this many.") var limit: Int?
+        @Option(name: .customLong("id"), help: "Replay only the dead letters with this event id (repeat for several).")
+        var ids: [String] = []
 
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -64,8 +110,18 @@ struct DeadLetters: AsyncParsableCommand {
             let channel = try await connection.openChannel()
             try await channel.confirmSelect()
             let budget = min(present, limit ?? present)
+            let wanted = Set(ids.map { $0.lowercased() })
             var replayed = 0
-            while replayed < budget, let delivery = try await channel.get(queue: target.deadLetterQueue) {
+            var read = 0
+            var skipped: UInt64?
+            defer { if let skipped { try? channel.nack(skipped, multiple: true, requeue: true) } }
+            while replayed < budget, read < present, let delivery = try await channel.get(queue: target.deadLetterQueue) {
+                read += 1
+                if !wanted.isEmpty, !wanted.contains(delivery.properties.messageID?.lowercased() ?? "") {
+                    // Not chosen: held unacknowledged until the end, then given back in its place.
+                    skipped = delivery.deliveryTag
+                    continue
+                }
                 var properties = delivery.properties
                 var headers = properties.headers ?? [:]
                 // The consumer dispatches on the type; a dead letter without one keeps its original routing key.
@@ -90,7 +146,14 @@ struct DeadLetters: AsyncParsableCommand {
                 }
             }
             print("\(replayed) dead letter(s) replayed")
+            if let held = skipped {
+                skipped = nil
+                try channel.nack(held, multiple: true, requeue: true)
+            }
             await connection.close()
+            if !wanted.isEmpty, replayed < wanted.count {
+                throw CLIError("\(wanted.count - replayed) of the given ids were not found in \(target.deadLetterQueue)")
+            }
         }
     }
 

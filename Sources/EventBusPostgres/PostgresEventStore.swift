@@ -247,6 +247,11 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         try PostgresURL.configuration(url)
     }
 
+    /// `url` with its password replaced by `***`, for messages and logs.
+    public static func maskedURL(_ url: String) -> String {
+        PostgresURL.masked(url)
+    }
+
     // MARK: - IntegrationEventLog
 
     /// Claims due events with `FOR UPDATE SKIP LOCKED` (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``).
@@ -349,6 +354,65 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
             var summary: (count: Int, oldest: Date?) = (0, nil)
             for try await (count, oldest) in rows.decode((Int, Date?).self) { summary = (count, oldest) }
             return summary
+        }
+    }
+
+    /// Counts per state, the oldest unpublished event, and up to `failedLimit` failed events (oldest first).
+    /// Cost: two round trips (the counts, through the partial indexes, then the failed rows), each its own snapshot.
+    public func status(failedLimit: Int) async throws -> OutboxStatus {
+        let (counts, oldest) = try await run("reading the outbox status") { logger -> ([EventState: Int], Date?) in
+            let rows = try await self.client.query(
+                """
+                SELECT state, count(*)::int8, min(creation_time) FROM integration_event_log
+                WHERE state <> 'Published' GROUP BY state
+                UNION ALL
+                SELECT 'Published', count(*)::int8, NULL::timestamptz FROM integration_event_log WHERE state = 'Published'
+                """, logger: logger)
+            var counts: [EventState: Int] = [:]
+            var oldest: Date?
+            for try await (text, count, earliest) in rows.decode((String, Int, Date?).self) {
+                guard let state = EventState(rawValue: text) else { continue }
+                counts[state] = count
+                if state != .published, let earliest, oldest.map({ earliest < $0 }) ?? true { oldest = earliest }
+            }
+            return (counts, oldest)
+        }
+        let failed = try await entries(
+            "reading the failed events",
+            """
+            SELECT \(unescaped: PostgresSchema.columns) FROM integration_event_log
+            WHERE state = 'PublishedFailed' ORDER BY creation_time, sequence LIMIT \(max(0, failedLimit))
+            """)
+        return OutboxStatus(counts: counts, oldestPending: oldest, failed: failed)
+    }
+
+    /// Makes `PublishedFailed` events due at `now` (all, or those among `eventIDs`); returns how many. Cost: one round
+    /// trip.
+    @discardableResult
+    public func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int {
+        if let eventIDs, eventIDs.isEmpty { return 0 }
+        return try await run("making failed events due") { logger in
+            let query: PostgresQuery
+            if let eventIDs {
+                query = """
+                    WITH due AS (
+                        UPDATE integration_event_log SET next_attempt_at = \(now), updated_at = \(now)
+                        WHERE state = 'PublishedFailed' AND event_id = ANY(\(eventIDs))
+                        RETURNING 1)
+                    SELECT count(*)::int8 FROM due
+                    """
+            } else {
+                query = """
+                    WITH due AS (
+                        UPDATE integration_event_log SET next_attempt_at = \(now), updated_at = \(now)
+                        WHERE state = 'PublishedFailed'
+                        RETURNING 1)
+                    SELECT count(*)::int8 FROM due
+                    """
+            }
+            var count = 0
+            for try await value in try await self.client.query(query, logger: logger).decode(Int.self) { count = value }
+            return count
         }
     }
 

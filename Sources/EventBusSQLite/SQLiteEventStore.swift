@@ -289,6 +289,41 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         return (count, oldest.map(Date.init(timeIntervalSince1970:)))
     }
 
+    /// Counts per state, the oldest unpublished event, and up to `failedLimit` failed events (oldest first), read in
+    /// one snapshot. Cost: one read (index scans; the failed events' rows).
+    public func status(failedLimit: Int) async throws -> OutboxStatus {
+        try await storeRead("reading the outbox status") { db in
+            var counts: [EventState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: SQLiteSchema.pendingCounts) {
+                guard let text = String.fromDatabaseValue(row["state"] as DatabaseValue), let state = EventState(rawValue: text) else {
+                    continue
+                }
+                counts[state] = Int.fromDatabaseValue(row["count"] as DatabaseValue) ?? 0
+            }
+            counts[.published] = try Int.fetchOne(db, sql: SQLiteSchema.publishedCount) ?? 0
+            let oldest = try Row.fetchOne(db, sql: SQLiteSchema.pendingSummary)
+                .flatMap { Double.fromDatabaseValue($0["oldest"] as DatabaseValue) }
+            let failed = try Row.fetchAll(db, sql: SQLiteSchema.failedEvents, arguments: [max(0, failedLimit)])
+                .map(SQLiteSchema.entry)
+            return OutboxStatus(counts: counts, oldestPending: oldest.map(Date.init(timeIntervalSince1970:)), failed: failed)
+        }
+    }
+
+    /// Makes `PublishedFailed` events due at `now` (all, or those among `eventIDs`); returns how many. Cost: one write
+    /// transaction.
+    @discardableResult
+    public func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int {
+        if let eventIDs, eventIDs.isEmpty { return 0 }
+        return try await storeWrite("making failed events due") { db -> Int in
+            if let eventIDs {
+                try db.execute(sql: SQLiteSchema.retryFailed, arguments: [now.timeIntervalSince1970, SQLiteSchema.jsonArray(eventIDs)])
+            } else {
+                try db.execute(sql: SQLiteSchema.retryAllFailed, arguments: [now.timeIntervalSince1970])
+            }
+            return db.changesCount
+        }
+    }
+
     /// One event's row, or `nil` when there is none (for tools and tests). Cost: one read.
     public func entry(eventID: UUID) async throws -> IntegrationEventLogEntry? {
         try await storeRead("reading event \(SQLiteSchema.key(eventID))") { db in

@@ -121,6 +121,27 @@ enum SQLiteSchema {
         FROM integration_event_log WHERE state <> 'Published'
         """
 
+    /// Pending rows per state (through the pending index), then the published count (its own partial index).
+    static let pendingCounts = "SELECT state, COUNT(*) AS count FROM integration_event_log WHERE state <> 'Published' GROUP BY state"
+    static let publishedCount = "SELECT COUNT(*) FROM integration_event_log WHERE state = 'Published'"
+
+    /// Arguments: limit.
+    static let failedEvents = """
+        SELECT \(columns) FROM integration_event_log
+        WHERE state = 'PublishedFailed' ORDER BY creation_time, rowid LIMIT ?
+        """
+
+    /// Arguments: now (next attempt and update time).
+    static let retryAllFailed = """
+        UPDATE integration_event_log SET next_attempt_at = ?1, updated_at = ?1 WHERE state = 'PublishedFailed'
+        """
+
+    /// Arguments: now, JSON array of ids.
+    static let retryFailed = """
+        UPDATE integration_event_log SET next_attempt_at = ?1, updated_at = ?1
+        WHERE state = 'PublishedFailed' AND event_id IN (SELECT value FROM json_each(?2))
+        """
+
     static let selectEvent = "SELECT \(columns) FROM integration_event_log WHERE event_id = ?"
 
     static let insertProcessed = "INSERT OR IGNORE INTO processed_messages (consumer, message_id, processed_at) VALUES (?, ?, ?)"

@@ -107,6 +107,39 @@ import Testing
         }
     }
 
+    @Test func showPrintsTheChosenDeadLetterInFullAndReplayByIDTakesOnlyThatOne() async throws {
+        try await withDeadLetter { world in
+            // A second dead letter, put there by hand, that neither command may take.
+            let other = UUID().uuidString.lowercased()
+            try await world.inspector.channel.publish(
+                Data(#"{"productId":7,"newPrice":1,"oldPrice":2}"#.utf8), exchange: "", routingKey: world.deadLetterQueue,
+                properties: AMQPProperties(messageID: other, type: "PriceChanged"))
+            try await eventually("two dead letters") { try await world.inspector.messageCount(world.deadLetterQueue) == 2 }
+            let id = world.event.id.uuidString.lowercased()
+
+            let shown = try await EventBusCLI.run(["dead-letters", "show", "--queue", world.queue, "--id", id])
+            #expect(shown.status == 0, "\(shown.output)")
+            #expect(shown.output.contains("PriceChanged id=\(id)"), "\(shown.output)")
+            #expect(shown.output.contains("x-dead-letter-reason: NonRetryable"), "\(shown.output)")
+            #expect(shown.output.lowercased().contains(#""productid" : 4"#), "\(shown.output)")
+            #expect(!shown.output.contains(other), "\(shown.output)")
+            try await eventually("both dead letters are back") { try await world.inspector.messageCount(world.deadLetterQueue) == 2 }
+
+            let unknown = UUID().uuidString.lowercased()
+            let missing = try await EventBusCLI.run(["dead-letters", "show", "--queue", world.queue, "--id", unknown])
+            #expect(missing.failed)
+            #expect(missing.output.contains("no dead letter with id \(unknown) in \(world.deadLetterQueue) (2 dead letter(s))"), "\(missing.output)")
+
+            let replayed = try await EventBusCLI.run(["dead-letters", "replay", "--queue", world.queue, "--id", id])
+            #expect(replayed.status == 0, "\(replayed.output)")
+            #expect(replayed.output.contains("1 dead letter(s) replayed"), "\(replayed.output)")
+            try await eventually("the service queue holds the event") { try await world.inspector.messageCount(world.queue) == 1 }
+            try await eventually("the other dead letter is back") { try await world.inspector.messageCount(world.deadLetterQueue) == 1 }
+            #expect(try await world.inspector.drain(world.queue).map(\.properties.messageID) == [id])
+            #expect(try await world.inspector.drain(world.deadLetterQueue).map(\.properties.messageID) == [other])
+        }
+    }
+
     @Test func purgeAsksForYesThenEmptiesTheDeadLetterQueue() async throws {
         try await withDeadLetter { world in
             let refused = try await EventBusCLI.run(["dead-letters", "purge", "--queue", world.queue])
@@ -132,7 +165,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [["dead-letters", "list"], ["dead-letters", "replay"], ["dead-letters", "purge", "--yes"], ["topology"]])
+    @Test(arguments: [
+        ["dead-letters", "list"], ["dead-letters", "show", "--id", "0f6c3a52-8f7e-4e44-9d36-3f0b8d0f6a11"], ["dead-letters", "replay"],
+        ["dead-letters", "purge", "--yes"], ["topology"],
+    ])
     func unknownQueueIsNamedInTheError(command: [String]) async throws {
         let queue = TestEnvironment.unique("cli.missing")
         let result = try await EventBusCLI.run(command + ["--queue", queue])

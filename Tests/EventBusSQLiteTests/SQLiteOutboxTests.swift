@@ -365,6 +365,8 @@ struct RecordingLog: IntegrationEventLog {
     }
     func prunePublished(createdBefore date: Date) async throws -> Int { try await store.prunePublished(createdBefore: date) }
     func pendingSummary() async throws -> (count: Int, oldest: Date?) { try await store.pendingSummary() }
+    func status(failedLimit: Int) async throws -> OutboxStatus { try await store.status(failedLimit: failedLimit) }
+    func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int { try await store.retryFailed(eventIDs: eventIDs, now: now) }
     func makeCommitsDurable() async throws {
         await steps.add("durable")
         if durabilityFails { throw TestFailure() }

@@ -74,6 +74,14 @@ public protocol IntegrationEventLog: Sendable {
     func prunePublished(createdBefore date: Date) async throws -> Int
     /// How many events are not yet published, and when the oldest of them was created.
     func pendingSummary() async throws -> (count: Int, oldest: Date?)
+    /// The outbox at a glance, for operators: counts per state, the oldest unpublished event's creation time, and
+    /// up to `failedLimit` `PublishedFailed` events, oldest first.
+    func status(failedLimit: Int) async throws -> OutboxStatus
+    /// Makes `PublishedFailed` events due now (their next attempt becomes `now`), so that a running ``OutboxRelay``
+    /// sends them at its next poll instead of after their back-off: those among `eventIDs`, or all when `nil`.
+    /// Returns how many were made due (events in other states are left alone).
+    @discardableResult
+    func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int
 
     /// Marks the `NotPublished` events among `eventIDs` `InProgress` (times sent + 1) in one transaction; returns
     /// those it marked (the others are being sent by someone else, or were sent). Stores implement it as one

@@ -2,24 +2,22 @@ import EventBus
 import EventBusPostgres
 import Foundation
 import PostgresNIO
-import TestSupport
-import Testing
 
-enum PostgresTestEnvironment {
+public enum PostgresTestEnvironment {
     /// `EVENTBUS_POSTGRES_URL` (set by scripts/with-services.sh), or the private cluster of scripts/postgres.sh.
-    static var url: String {
+    public static var url: String {
         TestEnvironment.postgresURL
     }
 
     /// Quiet unless something is critical (postgres-nio logs connection trouble at higher levels).
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "test.postgres")
         logger.logLevel = .critical
         return logger
     }()
 
     /// A client whose tables resolve in `schema` (its `search_path`), so that each test sees only its own rows.
-    static func makeClient(schema: String, maximumConnections: Int = 20) throws -> PostgresClient {
+    public static func makeClient(schema: String, maximumConnections: Int = 20) throws -> PostgresClient {
         var configuration = try PostgresEventStore.clientConfiguration(url: url)
         configuration.options.additionalStartupParameters = [("search_path", schema)]
         configuration.options.maximumConnections = maximumConnections
@@ -28,18 +26,30 @@ enum PostgresTestEnvironment {
     }
 }
 
-struct PostgresUnreachable: Error, CustomStringConvertible {
-    let url: String
-    let reason: String
-    var description: String {
+public struct PostgresUnreachable: Error, CustomStringConvertible {
+    public let url: String
+    public let reason: String
+    public init(url: String, reason: String) {
+        self.url = url
+        self.reason = reason
+    }
+    public var description: String {
         "PostgreSQL at \(url) is unreachable (\(reason)): start it with `scripts/postgres.sh start` (make test does), or set EVENTBUS_POSTGRES_URL"
     }
 }
 
 /// Runs `body` with `count` stores (each on its own client, like separate processes) over one new schema, migrated;
 /// drops the schema afterwards. Fails, never skips, when PostgreSQL cannot be reached.
-func withPostgresStores<T: Sendable>(
+public func withPostgresStores<T: Sendable>(
     count: Int = 1, maximumConnections: Int = 20, _ body: @Sendable ([PostgresEventStore]) async throws -> T
+) async throws -> T {
+    try await withPostgresStores(count: count, maximumConnections: maximumConnections) { stores, _ in try await body(stores) }
+}
+
+/// ``withPostgresStores(count:maximumConnections:_:)`` that also tells `body` the schema's name (for tools that take
+/// it as an option).
+public func withPostgresStores<T: Sendable>(
+    count: Int = 1, maximumConnections: Int = 20, _ body: @Sendable ([PostgresEventStore], String) async throws -> T
 ) async throws -> T {
     let schema = "eventbus_test_\(UInt64.random(in: 0...UInt64.max))"
     let clients = try (0..<max(1, count)).map { _ in
@@ -57,7 +67,7 @@ func withPostgresStores<T: Sendable>(
                 }
             }
             try await stores[0].migrate()
-            let result = try await body(stores)
+            let result = try await body(stores, schema)
             _ = try? await clients[0].query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: PostgresTestEnvironment.logger)
             group.cancelAll()
             return result
@@ -70,7 +80,7 @@ func withPostgresStores<T: Sendable>(
 }
 
 /// Runs `operation`, throwing `error` when it takes longer than `limit`.
-func withDeadline<T: Sendable>(_ limit: Duration, _ error: any Error, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withDeadline<T: Sendable>(_ limit: Duration, _ error: any Error, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await operation() }
         group.addTask {
@@ -81,20 +91,4 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ error: any Error, _ operatio
         guard let first = try await group.next(), let value = first else { throw error }
         return value
     }
-}
-
-/// Creates the test's domain table (the service's own data) in the store's schema.
-func createDomainTables(_ store: PostgresEventStore) async throws {
-    try await store.client.query(
-        "CREATE TABLE IF NOT EXISTS catalog_item (id integer PRIMARY KEY, price numeric NOT NULL)", logger: PostgresTestEnvironment.logger)
-    try await store.client.query(
-        "CREATE TABLE IF NOT EXISTS price_effect (product_id integer PRIMARY KEY, applied integer NOT NULL)",
-        logger: PostgresTestEnvironment.logger)
-}
-
-func count(_ store: PostgresEventStore, _ table: String) async throws -> Int {
-    let rows = try await store.client.query("SELECT count(*)::int8 FROM \(unescaped: table)", logger: PostgresTestEnvironment.logger)
-    var result = 0
-    for try await value in rows.decode(Int.self) { result = value }
-    return result
 }
