@@ -10,7 +10,7 @@ struct EventBusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventbus",
         abstract: "Inspect and operate an EventBus deployment on RabbitMQ.",
-        subcommands: [Publish.self, Tail.self, DeadLetters.self, Topology.self, Outbox.self])
+        subcommands: [Publish.self, Tail.self, DeadLetters.self, Topology.self, Outbox.self, Bench.self])
 }
 
 /// Options every command shares.
