@@ -162,7 +162,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EventBusSQLiteTests",
-            dependencies: ["EventBusSQLite", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "EventBusSQLite", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "EventBusPostgresTests",

@@ -107,7 +107,9 @@ struct BenchmarkRow: Sendable, Hashable {
     var parameterLabel: String {
         if let window { return "window \(window)" }
         if let rate { return "rate \(rate)/s" }
-        if let store { return "store \(store)" + (outbox.map { " \($0.tasks)×\($0.eventsPerTransaction)" } ?? "") }
+        if let store {
+            return "store \(store)" + (outbox.map { " \($0.tasks)×\($0.eventsPerTransaction)" + ($0.relayDrain ? " relay drain" : "") } ?? "")
+        }
         if let prefetch { return "prefetch \(prefetch)" }
         return ""
     }
@@ -124,7 +126,7 @@ struct BenchmarkRow: Sendable, Hashable {
     /// publishes (256 B, 4 KiB × windows 100, 1000), consume-with-ack (256 B × prefetch 100, 1000); then the bus:
     /// bus-publish (256 B, window 100), bus-consume (256 B, prefetch 100), bus-e2e (256 B at 1 000 events/s), and
     /// the outbox on SQLite (and PostgreSQL when `postgres` is true), each as 64 tasks × 1 event and 16 tasks × 10
-    /// events per transaction. `count` overrides every row's default count; `nil` keeps them (20 000; bus-e2e 5 000
+    /// events per transaction, and the relay alone draining a backlog saved 16 × 10. `count` overrides every row's default count; `nil` keeps them (20 000; bus-e2e 5 000
     /// here). `bus-soak` only on request. Other windows and
     /// prefetches: `--mode` with `--window` / `--prefetch`.
     static func matrix(count: Int?, postgres: Bool) -> [BenchmarkRow] {
@@ -146,7 +148,10 @@ struct BenchmarkRow: Sendable, Hashable {
         // One event per transaction from 64 tasks, then 10 per transaction from 16 (a service raising several events
         // in one change; fewer tasks keep the same number of events in flight).
         for store in postgres ? ["sqlite", "postgres"] : ["sqlite"] {
-            for shape in [OutboxShape(tasks: 64, eventsPerTransaction: 1), OutboxShape(tasks: 16, eventsPerTransaction: 10)] {
+            for shape in [
+                OutboxShape(tasks: 64, eventsPerTransaction: 1), OutboxShape(tasks: 16, eventsPerTransaction: 10),
+                OutboxShape(tasks: 16, eventsPerTransaction: 10, relayDrain: true),
+            ] {
                 rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: store, outbox: shape))
             }
         }
@@ -183,6 +188,8 @@ struct BenchmarkRow: Sendable, Hashable {
 struct OutboxShape: Sendable, Hashable {
     var tasks = 64
     var eventsPerTransaction = 1
+    /// Save everything first, then time the relay alone draining the backlog (shown as `relay drain`).
+    var relayDrain = false
 }
 
 /// The implementations compared on a row (see ``BenchmarkMode/clients``).

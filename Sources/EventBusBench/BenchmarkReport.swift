@@ -67,7 +67,11 @@ struct BenchmarkReport {
                 guard let bus = result.summary(.bus) else { break }
                 line += "Bus " + Format.rate(bus.messagesPerSecond) + " events/s"
                 line += " [" + Format.rate(bus.minimumPerSecond) + "–" + Format.rate(bus.maximumPerSecond) + "]"
-                line += ", commit→confirm p50 \(Format.milliseconds(bus.p50Milliseconds)) p99 \(Format.milliseconds(bus.p99Milliseconds)) ms"
+                if result.row.outbox?.relayDrain == true {
+                    line += ", the relay alone draining \(Format.rate(Double(result.row.count))) saved events"
+                } else {
+                    line += ", commit→confirm p50 \(Format.milliseconds(bus.p50Milliseconds)) p99 \(Format.milliseconds(bus.p99Milliseconds)) ms"
+                }
             default:
                 var cpu: [String] = []
                 for (client, summary) in summaries {
@@ -117,6 +121,7 @@ struct BenchmarkReport {
                 if let shape = result.row.outbox {
                     object.add("tasks", shape.tasks)
                     object.add("events_per_transaction", shape.eventsPerTransaction)
+                    if shape.relayDrain { object.add("relay_drain", true) }
                 }
                 object.add("repeat", result.repetitions)
                 if let summary = result.summary(client) {

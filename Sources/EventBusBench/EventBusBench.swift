@@ -21,7 +21,8 @@ struct EventBusBench: AsyncParsableCommand {
             the C baseline publishing the bus's wire format, i.e. its properties, cloudEvents_* headers and mandatory \
             flag, so bus / C-wire is the cost of the Swift code alone); and \
             outbox on SQLite (and PostgreSQL when EVENTBUS_POSTGRES_URL is set), 64 tasks × 1 event per transaction \
-            and 16 tasks × 10 events per transaction (shown as tasks×events). bus-soak (RSS over 1 000 000 \
+            and 16 tasks × 10 events per transaction (shown as tasks×events), and the relay alone draining a \
+            backlog saved 16 × 10 (relay drain: no publisher; events/s from the relay's start to the last confirm). bus-soak (RSS over 1 000 000 \
             consumed events) runs only with --mode bus-soak. Each row rotates its clients, repeats --repeat times and \
             reports medians, the min–max spread and the ratio client / C (targets: AMQP layer ≥ 0.95, bus ≥ 0.8; \
             bus-e2e p99 ≤ 2 ms). Bus events are JSON bodies padded to about --size bytes. The AMQP client's \
@@ -55,6 +56,9 @@ struct EventBusBench: AsyncParsableCommand {
 
     @Option(help: "Outbox: events saved per transaction (with --mode outbox; default 1).")
     var eventsPerTransaction: Int?
+
+    @Flag(help: "Outbox: save every event first, then time the relay alone draining the backlog (with --mode outbox).")
+    var relayDrain = false
 
     @Option(name: .customLong("repeat"), help: "Repetitions per client and row; medians are reported (default 5; bus modes and outbox 3, bus-soak 1).")
     var repetitions: Int?
@@ -105,8 +109,8 @@ struct EventBusBench: AsyncParsableCommand {
         }
         if let prefetch, prefetch < 1, mode.usesConsumingBus { throw ValidationError("a consuming bus needs --prefetch ≥ 1") }
         if rate != nil, !mode.usesRate { throw ValidationError("--rate applies to --mode bus-e2e only") }
-        if store != nil || outboxTasks != nil || eventsPerTransaction != nil, mode != .outbox {
-            throw ValidationError("--store, --outbox-tasks and --events-per-transaction apply to --mode outbox only")
+        if store != nil || outboxTasks != nil || eventsPerTransaction != nil || relayDrain, mode != .outbox {
+            throw ValidationError("--store, --outbox-tasks, --events-per-transaction and --relay-drain apply to --mode outbox only")
         }
         if mode == .outbox, store == "postgres", Self.postgresURL == nil {
             throw ValidationError("--store postgres needs \(Self.postgresURLVariable) (e.g. postgres://user:pass@127.0.0.1:5432/db)")
@@ -123,7 +127,9 @@ struct EventBusBench: AsyncParsableCommand {
             rate: mode.usesRate ? (rate ?? 1_000) : nil,
             store: mode == .outbox ? (store ?? "sqlite") : nil,
             outbox: mode == .outbox
-                ? OutboxShape(tasks: max(1, outboxTasks ?? 64), eventsPerTransaction: max(1, eventsPerTransaction ?? 1)) : nil)]
+                ? OutboxShape(
+                    tasks: max(1, outboxTasks ?? 64), eventsPerTransaction: max(1, eventsPerTransaction ?? 1), relayDrain: relayDrain)
+                : nil)]
     }
 
     func run() async throws {

@@ -25,6 +25,11 @@ private struct OutboxBenchEvent: IntegrationEvent {
 /// confirmed by the broker / wall time until the last confirm; latency = from the commit returning to the broker's
 /// confirm of that event (whoever published it: the publisher or the relay).
 ///
+/// With `shape.relayDrain` the row measures the relay alone draining a backlog, as after the broker was away: the
+/// tasks save every event `NotPublished` first, with no publisher and no relay running; then the relay starts
+/// (default configuration) and the rate is events confirmed / time from its start to the last confirm (no latency:
+/// the events waited for the backlog on purpose).
+///
 /// Durability is not traded for speed: PostgreSQL keeps `fsync` on and commits synchronously; SQLite commits in WAL
 /// mode and the log is fsynced before any publish (the publisher's `makeCommitsDurable()`, the relay's claim). The broker queue the events are routed to keeps the
 /// last 10 000 (`x-max-length`), so a long run does not fill the broker's disk; publishes stay persistent and
@@ -37,7 +42,7 @@ private struct OutboxBenchEvent: IntegrationEvent {
 ///   - brokerURL: The broker.
 ///   - postgresURL: The PostgreSQL server, for `store == "postgres"`.
 func runOutboxBenchmark(store: String, shape: OutboxShape, count: Int, brokerURL: String, postgresURL: String?) async throws
-    -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double)
+    -> (eventsPerSecond: Double, p50Ms: Double?, p99Ms: Double?)
 {
     let concurrency = max(1, shape.tasks)
     let eventsPerTransaction = max(1, shape.eventsPerTransaction)
@@ -57,7 +62,7 @@ func runOutboxBenchmark(store: String, shape: OutboxShape, count: Int, brokerURL
         try await channel.queueBind(queue, exchange: exchange, routingKey: OutboxBenchEvent.eventTypeName)
         let result = try await runOutboxBenchmark(
             store: store, count: count, exchange: exchange, brokerURL: brokerURL, postgresURL: postgresURL, concurrency: concurrency,
-            eventsPerTransaction: eventsPerTransaction)
+            eventsPerTransaction: eventsPerTransaction, relayDrain: shape.relayDrain)
         _ = try? await channel.queueDelete(queue)
         try? await channel.exchangeDelete(exchange)
         await admin.close()
@@ -71,8 +76,9 @@ func runOutboxBenchmark(store: String, shape: OutboxShape, count: Int, brokerURL
 }
 
 private func runOutboxBenchmark(
-    store: String, count: Int, exchange: String, brokerURL: String, postgresURL: String?, concurrency: Int, eventsPerTransaction: Int
-) async throws -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double) {
+    store: String, count: Int, exchange: String, brokerURL: String, postgresURL: String?, concurrency: Int, eventsPerTransaction: Int,
+    relayDrain: Bool
+) async throws -> (eventsPerSecond: Double, p50Ms: Double?, p99Ms: Double?) {
     var configuration = try RabbitMQEventBusConfiguration(url: brokerURL, serviceName: "outbox-bench")
     configuration.exchange = exchange
     configuration.exchangeDurable = false
@@ -92,12 +98,12 @@ private func runOutboxBenchmark(
         }
         return try await measureOutbox(
             log: sqlite, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency,
-            eventsPerTransaction: eventsPerTransaction
+            eventsPerTransaction: eventsPerTransaction, relayDrain: relayDrain
         ) { events in
             try await sqlite.write { db in
                 try db.cachedStatement(sql: "UPDATE catalog_item SET price = ? WHERE id = ?")
                     .execute(arguments: ["\(events[0].newPrice)", events[0].productId])
-                return try SQLiteEventStore.save(events, in: db, claimForPublisher: true)
+                return try SQLiteEventStore.save(events, in: db, claimForPublisher: !relayDrain)
             }
         }
     case "postgres":
@@ -122,12 +128,12 @@ private func runOutboxBenchmark(
                     "INSERT INTO catalog_item (id, price) SELECT i, 1.00 FROM generate_series(0, 999) AS i", logger: quiet)
                 let result = try await measureOutbox(
                     log: postgres, bus: bus, rabbit: rabbit, timings: timings, count: count, concurrency: concurrency,
-                    eventsPerTransaction: eventsPerTransaction
+                    eventsPerTransaction: eventsPerTransaction, relayDrain: relayDrain
                 ) { events in
                     try await postgres.withTransaction { connection in
                         try await connection.query(
                             "UPDATE catalog_item SET price = \(events[0].newPrice) WHERE id = \(events[0].productId)", logger: quiet)
-                        return try await PostgresEventStore.save(events, on: connection, claimForPublisher: true, logger: quiet)
+                        return try await PostgresEventStore.save(events, on: connection, claimForPublisher: !relayDrain, logger: quiet)
                     }
                 }
                 _ = try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: quiet)
@@ -145,8 +151,8 @@ private func runOutboxBenchmark(
 /// Runs the workers, the publisher and the relay; returns the rate and the commit→confirm percentiles.
 private func measureOutbox(
     log: any IntegrationEventLog, bus: TimingBus, rabbit: RabbitMQEventBus, timings: OutboxTimings, count: Int, concurrency: Int,
-    eventsPerTransaction: Int, saveInOneTransaction: @escaping @Sendable ([OutboxBenchEvent]) async throws -> [IntegrationEventLogEntry]
-) async throws -> (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double) {
+    eventsPerTransaction: Int, relayDrain: Bool, saveInOneTransaction: @escaping @Sendable ([OutboxBenchEvent]) async throws -> [IntegrationEventLogEntry]
+) async throws -> (eventsPerSecond: Double, p50Ms: Double?, p99Ms: Double?) {
     let publisher = OutboxPublisher(log: log, bus: bus)
     let relay = OutboxRelay(log: log, bus: bus)
     @Sendable func events(from first: Int) -> [OutboxBenchEvent] {
@@ -156,7 +162,7 @@ private func measureOutbox(
     }
     return try await withThrowingTaskGroup(of: Void.self) { services in
         services.addTask { try await rabbit.run() }
-        services.addTask { try await relay.run() }
+        if !relayDrain { services.addTask { try await relay.run() } }
         defer { services.cancelAll() }
         // Warm up: the bus connects, the first publish goes through.
         let warmUp = try await saveInOneTransaction([OutboxBenchEvent(productId: 0, newPrice: 1, oldPrice: 1)])
@@ -171,12 +177,14 @@ private func measureOutbox(
                         guard first < count else { return }
                         let entries = try await saveInOneTransaction(events(from: first))
                         for entry in entries { timings.committed(entry.eventID) }
-                        await publisher.publish(entries)
+                        if !relayDrain { await publisher.publish(entries) }
                     }
                 }
             }
             try await workers.waitForAll()
         }
+        let drainStart = ContinuousClock.now
+        if relayDrain { services.addTask { try await relay.run() } }
         // Events the relay took over (or that failed once) may still be on their way.
         let deadline = ContinuousClock.now + .seconds(120)
         while timings.confirmedCount < count + 1, ContinuousClock.now < deadline {
@@ -185,7 +193,9 @@ private func measureOutbox(
         guard let last = timings.lastConfirm, timings.confirmedCount >= count + 1 else {
             throw EventBusError.storeFailed("outbox benchmark: only \(timings.confirmedCount - 1) of \(count) events were confirmed within 120 s")
         }
-        let seconds = Double((last - start).components.attoseconds) / 1e18 + Double((last - start).components.seconds)
+        let from = relayDrain ? drainStart : start
+        let seconds = Double((last - from).components.attoseconds) / 1e18 + Double((last - from).components.seconds)
+        if relayDrain { return (Double(count) / seconds, nil, nil) }
         let latencies = timings.latenciesMilliseconds().sorted()
         func percentile(_ p: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }

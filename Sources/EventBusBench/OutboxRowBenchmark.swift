@@ -18,7 +18,7 @@ struct OutboxRowBenchmark: RowBenchmark {
             throw BenchmarkFailure("the postgres outbox row needs EVENTBUS_POSTGRES_URL")
         }
         return try await ProcessCPU.measuring {
-            let result: (eventsPerSecond: Double, p50Ms: Double, p99Ms: Double)
+            let result: (eventsPerSecond: Double, p50Ms: Double?, p99Ms: Double?)
             do {
                 result = try await runOutboxBenchmark(
                     store: store, shape: shape, count: count, brokerURL: target.url, postgresURL: options.postgresURL)

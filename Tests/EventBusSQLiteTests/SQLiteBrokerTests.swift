@@ -3,6 +3,9 @@ import EventBusRabbitMQ
 import EventBusSQLite
 import Foundation
 import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
 
@@ -175,4 +178,88 @@ import Testing
         await producer.stop()
         await consumer.stop()
     }
+
+    @Test func aGracefulShutdownDuringABacklogPublishesTheBatchClaimedAheadAndLeavesNothingInProgress() async throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let store = try await makeStore(directory)
+        let exchange = TestEnvironment.unique("exchange")
+        let consumerService = TestEnvironment.unique("basket")
+        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
+        try await consumer.bus.subscribe(eventType: "PriceChanged", options: try testSubscription()) { _, _ in }
+        let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
+        consumer.start()
+        producer.start()
+        defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
+        try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
+
+        let total = 1_000
+        let start = Date()
+        _ = try await store.write { db in
+            try (0..<total).map { index in
+                let event = PriceChanged(creationDate: start.addingTimeInterval(Double(index) / 1_000), productId: index, newPrice: 1, oldPrice: 0)
+                return try SQLiteEventStore.save(event, in: db)
+            }
+        }
+        // The shutdown comes while the third full batch is being published, when the fourth is claimed already.
+        let published = Tally()
+        let shutdown = ShutdownOnCall(3)
+        let bus = CountingBus(inner: CallHookBus(inner: producer.bus, hook: shutdown.called), published: published)
+        let relay = OutboxRelay(log: store, bus: bus, configuration: .fast(batchSize: 100))
+        let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: Logger(label: "test.relay"))
+        shutdown.trigger = { await group.triggerGracefulShutdown() }
+        try await group.run()
+
+        let status = try await store.status(failedLimit: 0)
+        #expect(status.counts[.inProgress] == 0, "\(status.counts)")
+        #expect(status.counts[.published] == 400, "\(status.counts)")
+        #expect(status.counts[.notPublished] == total - 400, "\(status.counts)")
+        #expect(await published.distinct == 400)
+        #expect(await published.total == 400)
+        await producer.stop()
+        await consumer.stop()
+    }
+}
+
+/// Calls `trigger` when `publishAll` is called for the `call`-th time.
+private final class ShutdownOnCall: @unchecked Sendable {
+    private let call: Int
+    private let calls = Mutex(0)
+    var trigger: (@Sendable () async -> Void)?
+
+    init(_ call: Int) { self.call = call }
+
+    func called() async {
+        let number = calls.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        if number == call { await trigger?() }
+    }
+}
+
+/// Forwards to `inner`, running `hook` before each `publishAll`.
+private struct CallHookBus: EventBus {
+    let inner: any EventBus
+    let hook: @Sendable () async -> Void
+
+    func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws { try await inner.publish(event, subject: subject) }
+    func publish(_ event: RawEvent) async throws { try await inner.publish(event) }
+    func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        await hook()
+        return await inner.publishAll(events)
+    }
+    func subscribe<Event: IntegrationEvent>(
+        _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>
+    ) async throws -> SubscriptionID {
+        try await inner.subscribe(type, options: options, handler: handler)
+    }
+    func subscribe<Event: IntegrationEvent>(
+        batchesOf type: Event.Type, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping BatchEventHandler<Event>
+    ) async throws -> SubscriptionID {
+        try await inner.subscribe(batchesOf: type, batch: batch, options: options, handler: handler)
+    }
+    func subscribe(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) async throws -> SubscriptionID {
+        try await inner.subscribe(eventType: eventType, options: options, handler: handler)
+    }
+    func unsubscribe(_ subscription: SubscriptionID) async throws { try await inner.unsubscribe(subscription) }
 }

@@ -10,8 +10,10 @@ import ServiceLifecycle
 /// attempt is due, and `InProgress` rows older than ``Configuration/staleAfter`` whose sender died), marking them
 /// `InProgress` (times sent + 1); publish the whole batch in that order, back to back (``EventBus/publishAll(_:)``:
 /// the bus awaits the confirms together); mark the confirmed ones `Published` and the others `PublishedFailed` with
-/// backoff `initialBackoff × 2^(timesSent − 1)`, capped at ``Configuration/maximumBackoff``. A full batch is followed at once by the next; otherwise the relay
-/// waits ``Configuration/pollInterval``. Several relays may share one database: the claim locks rows
+/// backoff `initialBackoff × 2^(timesSent − 1)`, capped at ``Configuration/maximumBackoff``. A full batch is followed at
+/// once by the next, which is claimed while the full one is being published (a backlog drains at the pace of the
+/// slower of the database and the broker, not of both one after the other); otherwise the relay waits
+/// ``Configuration/pollInterval``. Several relays may share one database: the claim locks rows
 /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one `BEGIN IMMEDIATE` transaction on SQLite), so no row is published by
 /// two relays at once.
 ///
@@ -21,8 +23,9 @@ import ServiceLifecycle
 /// try await group.run()
 /// ```
 ///
-/// A graceful shutdown lets the batch in flight finish, then `run()` returns; cancelling `run()` ends it at once
-/// (events of an interrupted batch stay `InProgress` and are sent again once stale: consumers deduplicate).
+/// A graceful shutdown lets the batch in flight finish (and the one claimed ahead of it, if any), then `run()`
+/// returns; cancelling `run()` ends it at once (events of an interrupted batch stay `InProgress` and are sent again
+/// once stale: consumers deduplicate).
 ///
 /// Metrics (swift-metrics): gauges `eventbus_outbox_pending` (events not yet published) and
 /// `eventbus_outbox_oldest_pending_age_seconds`, refreshed at most once per poll interval; counters
@@ -32,7 +35,8 @@ public final class OutboxRelay: Service, Sendable {
     public struct Configuration: Sendable {
         /// The pause after a pass that found less than a full batch. Default 1 s.
         public var pollInterval: Duration
-        /// Most events claimed and published per pass. Default 100.
+        /// Most events claimed and published per pass. Default 500: a backlog (after the broker was away) drains
+        /// at several thousand events per second, while a batch stays small in memory and in the claim's transaction.
         public var batchSize: Int
         /// How long an `InProgress` event may go unconfirmed before the relay assumes its sender died and sends it
         /// again. Keep it longer than the bus's publish timeout. Default 30 s.
@@ -49,7 +53,7 @@ public final class OutboxRelay: Service, Sendable {
         /// Creates the default configuration.
         public init() {
             pollInterval = .seconds(1)
-            batchSize = 100
+            batchSize = 500
             staleAfter = .seconds(30)
             initialBackoff = .seconds(1)
             maximumBackoff = .seconds(300)
@@ -103,11 +107,23 @@ public final class OutboxRelay: Service, Sendable {
         var nextPrune = clock.now
         var nextReport = clock.now
         var failures = 0
+        // The next batch, claimed while the current one is published (only behind a full batch: a backlog).
+        var prefetched: Task<[IntegrationEventLogEntry], any Error>?
         while !Task.isCancelled, !stop.isFired {
             var claimedFullBatch = false
             do {
-                let pass = try await relayPass()
-                claimedFullBatch = pass.claimed >= configuration.batchSize
+                let claimed: [IntegrationEventLogEntry]
+                if let pending = prefetched {
+                    prefetched = nil
+                    claimed = try await pending.value
+                } else {
+                    claimed = try await claim()
+                }
+                claimedFullBatch = claimed.count >= configuration.batchSize
+                // Its rows are InProgress now, so the next claim takes the batch after it; this batch is published
+                // first (by this task, before the next one), so the order on the wire stays the creation order.
+                if claimedFullBatch, !stop.isFired { prefetched = Task { try await self.claim() } }
+                _ = try await publishAndMark(claimed)
                 failures = 0
             } catch {
                 failures += 1
@@ -126,6 +142,24 @@ public final class OutboxRelay: Service, Sendable {
             }
             if !claimedFullBatch { await stop.pause(for: configuration.pollInterval) }
         }
+        // A batch claimed ahead when a graceful shutdown came: it is claimed, so send it now rather than leave its
+        // rows InProgress until stale. (Cancelled, the rows wait: they are sent again once stale, like those of a
+        // relay that stopped mid-batch.)
+        if let prefetched, let left = try? await prefetched.value, !left.isEmpty {
+            if Task.isCancelled {
+                logger.info(
+                    "outbox relay: cancelled with a claimed batch unpublished; it is sent again once stale",
+                    metadata: ["count": "\(left.count)", "stale.after": "\(configuration.staleAfter)"])
+            } else {
+                do {
+                    _ = try await publishAndMark(left)
+                } catch {
+                    logger.warning(
+                        "outbox relay: the last claimed batch could not be marked; it is sent again once stale",
+                        metadata: ["count": "\(left.count)", "error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// One pass: claims a batch, publishes it, marks the outcome; returns how many events were published (confirmed).
@@ -136,9 +170,18 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func relayPass() async throws -> (claimed: Int, published: Int) {
-        let now = Date()
-        let claimed = try await log.claimPending(limit: configuration.batchSize, staleAfter: configuration.staleAfter, now: now)
-        guard !claimed.isEmpty else { return (0, 0) }
+        let claimed = try await claim()
+        return (claimed.count, try await publishAndMark(claimed))
+    }
+
+    /// Claims the next batch of due events (they are `InProgress` once this returns).
+    private func claim() async throws -> [IntegrationEventLogEntry] {
+        try await log.claimPending(limit: configuration.batchSize, staleAfter: configuration.staleAfter, now: Date())
+    }
+
+    /// Publishes a claimed batch in order and marks the outcome; returns how many were published (confirmed).
+    private func publishAndMark(_ claimed: [IntegrationEventLogEntry]) async throws -> Int {
+        guard !claimed.isEmpty else { return 0 }
         let results = await bus.publishAll(claimed.map(\.rawEvent))
         let outcomes = zip(claimed, results).map { entry, result -> (IntegrationEventLogEntry, String?) in
             switch result {
@@ -165,7 +208,7 @@ public final class OutboxRelay: Service, Sendable {
                 try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
             }
         }
-        return (claimed.count, published.count)
+        return published.count
     }
 
     private func prune() async {
