@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "EventBusCLI",
             dependencies: [
-                "AMQP", "EventBus", "EventBusSQLite", "EventBusPostgres",
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

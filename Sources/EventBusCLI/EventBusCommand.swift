@@ -18,9 +18,13 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Broker URL (default: $EVENTBUS_URL, else amqp://guest:guest@127.0.0.1:5672/).")
     var url: String?
 
+    /// `--url`, else `EVENTBUS_URL`, else the local default.
+    var resolvedURL: String {
+        url ?? ProcessInfo.processInfo.environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+    }
+
     func connect(_ role: String) async throws -> AMQPConnection {
-        let url = self.url ?? ProcessInfo.processInfo.environment["EVENTBUS_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
-        return try await AMQPConnection.connect(url: url, connectionName: "eventbus-cli-\(role)")
+        try await AMQPConnection.connect(url: resolvedURL, connectionName: "eventbus-cli-\(role)")
     }
 }
 
