@@ -58,8 +58,13 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     var isLatency: Bool { self == .busE2E }
 
     /// Messages per measurement when `--count` is not given.
+    /// Messages per measurement when `--count` is not given. The AMQP publish rows run long enough (1–3 s per
+    /// repetition) to measure the broker's sustained intake rather than a burst its socket buffers absorb: at 20 000
+    /// messages a transient run lasted 0.3 s and the ratio of one binary swung by ±0.05 from run to run.
     var defaultCount: Int {
         switch self {
+        case .publish: 100_000
+        case .publishConfirm: 50_000
         case .busE2E: 10_000
         case .busSoak: 1_000_000
         default: 20_000
@@ -126,9 +131,9 @@ struct BenchmarkRow: Sendable, Hashable {
     /// publishes (256 B, 4 KiB × windows 100, 1000), consume-with-ack (256 B × prefetch 100, 1000); then the bus:
     /// bus-publish (256 B, window 100), bus-consume (256 B, prefetch 100), bus-e2e (256 B at 1 000 events/s), and
     /// the outbox on SQLite (and PostgreSQL when `postgres` is true), each as 64 tasks × 1 event and 16 tasks × 10
-    /// events per transaction, and the relay alone draining a backlog saved 16 × 10. `count` overrides every row's default count; `nil` keeps them (20 000; bus-e2e 5 000
-    /// here). `bus-soak` only on request. Other windows and
-    /// prefetches: `--mode` with `--window` / `--prefetch`.
+    /// events per transaction, and the relay alone draining a backlog saved 16 × 10. `count` overrides every row's
+    /// default count; `nil` keeps them (publish 100 000, publish-confirm 50 000, others 20 000; bus-e2e 5 000 here).
+    /// `bus-soak` only on request. Other windows and prefetches: `--mode` with `--window` / `--prefetch`.
     static func matrix(count: Int?, postgres: Bool) -> [BenchmarkRow] {
         func n(_ mode: BenchmarkMode) -> Int { count ?? mode.defaultCount }
         var rows: [BenchmarkRow] = []

@@ -36,7 +36,7 @@ struct EventBusBench: AsyncParsableCommand {
     @Option(help: "Body size in bytes (with --mode; default 256; bus modes pad the event's JSON to about this).")
     var size: Int?
 
-    @Option(help: "Messages per measurement (default 20000; --mode bus-e2e 10000 (matrix 5000), bus-soak 1000000).")
+    @Option(help: "Messages per measurement (default 20000; publish 100000, publish-confirm 50000, --mode bus-e2e 10000 (matrix 5000), bus-soak 1000000).")
     var count: Int?
 
     @Option(help: "Confirm window (with --mode publish-confirm or bus-publish; default 100).")
