@@ -160,13 +160,7 @@ import Testing
         // Saved but never published by the service (it died after commit): the relay sends all of them, in
         // creation order (one relay, batches published in order, a consumer handling one event at a time).
         let total = 1_000
-        let start = Date()
-        let saved = try await store.write { db in
-            try (0..<total).map { index in
-                let event = PriceChanged(creationDate: start.addingTimeInterval(Double(index) / 1_000), productId: index, newPrice: 1, oldPrice: 0)
-                return try SQLiteEventStore.save(event, in: db)
-            }
-        }
+        let saved = try await saveBacklog(total, in: store)
         let published = Tally()
         let relay = RunningRelay(OutboxRelay(log: store, bus: CountingBus(inner: producer.bus, published: published), configuration: .fast(batchSize: 100)))
         try await eventually("the relay drains the backlog", timeout: .seconds(60)) { try await store.pendingSummary().count == 0 }
@@ -183,9 +177,8 @@ import Testing
         let directory = try TestEnvironment.temporaryDirectory()
         let store = try await makeStore(directory)
         let exchange = TestEnvironment.unique("exchange")
-        let consumerService = TestEnvironment.unique("basket")
-        let consumer = try RunningBus(timing: .outbox, service: consumerService, exchange: exchange)
-        try await consumer.bus.subscribe(eventType: "PriceChanged", options: try testSubscription()) { _, _ in }
+        let consumer = try await PriceChangedConsumer(exchange: exchange)
+        let consumerService = consumer.service
         let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
         consumer.start()
         producer.start()
@@ -193,17 +186,11 @@ import Testing
         try await waitUntilRoutable(producer.bus, eventType: "PriceChanged")
 
         let total = 1_000
-        let start = Date()
-        _ = try await store.write { db in
-            try (0..<total).map { index in
-                let event = PriceChanged(creationDate: start.addingTimeInterval(Double(index) / 1_000), productId: index, newPrice: 1, oldPrice: 0)
-                return try SQLiteEventStore.save(event, in: db)
-            }
-        }
+        _ = try await saveBacklog(total, in: store)
         // The shutdown comes while the third full batch is being published, when the fourth is claimed already.
         let published = Tally()
         let shutdown = ShutdownOnCall(3)
-        let bus = CountingBus(inner: CallHookBus(inner: producer.bus, hook: shutdown.called), published: published)
+        let bus = CountingBus(inner: producer.bus, published: published, beforePublishAll: shutdown.called)
         let relay = OutboxRelay(log: store, bus: bus, configuration: .fast(batchSize: 100))
         let group = ServiceGroup(services: [relay], gracefulShutdownSignals: [], logger: Logger(label: "test.relay"))
         shutdown.trigger = { await group.triggerGracefulShutdown() }
@@ -237,29 +224,14 @@ private final class ShutdownOnCall: @unchecked Sendable {
     }
 }
 
-/// Forwards to `inner`, running `hook` before each `publishAll`.
-private struct CallHookBus: EventBus {
-    let inner: any EventBus
-    let hook: @Sendable () async -> Void
-
-    func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws { try await inner.publish(event, subject: subject) }
-    func publish(_ event: RawEvent) async throws { try await inner.publish(event) }
-    func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
-        await hook()
-        return await inner.publishAll(events)
+/// `count` events saved `NotPublished` in one transaction, created 1 ms apart (creation order = index order), as a
+/// service leaves them when it dies after its commits.
+private func saveBacklog(_ count: Int, in store: SQLiteEventStore) async throws -> [IntegrationEventLogEntry] {
+    let start = Date()
+    return try await store.write { db in
+        try (0..<count).map { index in
+            let event = PriceChanged(creationDate: start.addingTimeInterval(Double(index) / 1_000), productId: index, newPrice: 1, oldPrice: 0)
+            return try SQLiteEventStore.save(event, in: db)
+        }
     }
-    func subscribe<Event: IntegrationEvent>(
-        _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>
-    ) async throws -> SubscriptionID {
-        try await inner.subscribe(type, options: options, handler: handler)
-    }
-    func subscribe<Event: IntegrationEvent>(
-        batchesOf type: Event.Type, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping BatchEventHandler<Event>
-    ) async throws -> SubscriptionID {
-        try await inner.subscribe(batchesOf: type, batch: batch, options: options, handler: handler)
-    }
-    func subscribe(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) async throws -> SubscriptionID {
-        try await inner.subscribe(eventType: eventType, options: options, handler: handler)
-    }
-    func unsubscribe(_ subscription: SubscriptionID) async throws { try await inner.unsubscribe(subscription) }
 }

@@ -4,10 +4,13 @@ import EventBus
 public struct CountingBus: EventBus {
     public let inner: any EventBus
     public let published: Tally
+    /// Runs before each `publishAll` is forwarded (e.g. to stop a service at a chosen batch).
+    public let beforePublishAll: (@Sendable () async -> Void)?
 
-    public init(inner: any EventBus, published: Tally) {
+    public init(inner: any EventBus, published: Tally, beforePublishAll: (@Sendable () async -> Void)? = nil) {
         self.inner = inner
         self.published = published
+        self.beforePublishAll = beforePublishAll
     }
 
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
@@ -21,6 +24,7 @@ public struct CountingBus: EventBus {
     }
 
     public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+        await beforePublishAll?()
         let results = await inner.publishAll(events)
         for (event, result) in zip(events, results) {
             if case .success = result { await published.add(event.id) }
