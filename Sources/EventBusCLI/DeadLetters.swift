@@ -19,6 +19,19 @@ struct DeadLetters: AsyncParsableCommand {
                 deadLetterQueue, on: connection,
                 hint: "--queue names a service's queue, and a service's bus declares <queue>.dead-letter when it starts")
         }
+
+        /// Reads each of the `total` dead letters once without acknowledging it, hands it to `visit` with its
+        /// position (from 1), then gives them all back in their order: nothing is taken out of the queue.
+        func peek(_ total: UInt32, on channel: AMQPChannel, _ visit: (AMQPDelivery, Int) -> Void) async throws {
+            var read = 0
+            var last: UInt64?
+            while read < total, let delivery = try await channel.get(queue: deadLetterQueue) {
+                read += 1
+                last = delivery.deliveryTag
+                visit(delivery, read)
+            }
+            if let last { try channel.nack(last, multiple: true, requeue: true) }
+        }
     }
 
     /// Prints every dead letter and leaves them in place.
@@ -31,13 +44,7 @@ struct DeadLetters: AsyncParsableCommand {
             let total = try await target.deadLetters(on: connection).messageCount
             let channel = try await connection.openChannel()
             print("\(target.deadLetterQueue): \(total) dead letter(s)")
-            var held: [UInt64] = []
-            // Read each one once (not acknowledged), then give them all back in their order.
-            while held.count < total, let delivery = try await channel.get(queue: target.deadLetterQueue) {
-                held.append(delivery.deliveryTag)
-                print(describe(delivery, index: held.count))
-            }
-            if let last = held.last { try channel.nack(last, multiple: true, requeue: true) }
+            try await target.peek(total, on: channel) { delivery, position in print(describe(delivery, index: position)) }
             await connection.close()
         }
     }
@@ -59,18 +66,12 @@ struct DeadLetters: AsyncParsableCommand {
             let channel = try await connection.openChannel()
             let wanted = Set(ids.map { $0.lowercased() })
             var found: Set<String> = []
-            var held: UInt64?
-            // Read each one once (not acknowledged), then give them all back in their order.
-            var read = 0
-            while read < total, let delivery = try await channel.get(queue: target.deadLetterQueue) {
-                read += 1
-                held = delivery.deliveryTag
-                guard let id = delivery.properties.messageID?.lowercased(), wanted.contains(id) else { continue }
+            try await target.peek(total, on: channel) { delivery, position in
+                guard let id = delivery.properties.messageID?.lowercased(), wanted.contains(id) else { return }
                 found.insert(id)
-                print(describe(delivery, index: read))
+                print(describe(delivery, index: position))
                 if let pretty = Self.indentedJSON(delivery.body) { print("  body, indented:\n\(pretty)") }
             }
-            if let held { try channel.nack(held, multiple: true, requeue: true) }
             await connection.close()
             let missing = wanted.subtracting(found)
             if !missing.isEmpty {

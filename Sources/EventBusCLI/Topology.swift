@@ -11,7 +11,7 @@ struct Topology: AsyncParsableCommand {
         subcommands: [Show.self, Declare.self], defaultSubcommand: Show.self)
 
     /// Event Grid's schedule, in milliseconds: the retry queues a service with the default policy has.
-    static let defaultRetryDelays = RetryPolicy.eventGridDelays.map { Int($0.components.seconds * 1_000) }
+    static let defaultRetryDelays = RetryPolicy.eventGridDelays.map { Int($0.milliseconds) }
 
     /// Shows the service queue, its dead letters and its retry queues with their ready messages and consumers.
     struct Show: AsyncParsableCommand {

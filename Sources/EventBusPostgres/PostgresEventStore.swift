@@ -391,25 +391,16 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     @discardableResult
     public func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int {
         if let eventIDs, eventIDs.isEmpty { return 0 }
+        let everyFailed = eventIDs == nil
+        let chosen = eventIDs ?? []
         return try await run("making failed events due") { logger in
-            let query: PostgresQuery
-            if let eventIDs {
-                query = """
-                    WITH due AS (
-                        UPDATE integration_event_log SET next_attempt_at = \(now), updated_at = \(now)
-                        WHERE state = 'PublishedFailed' AND event_id = ANY(\(eventIDs))
-                        RETURNING 1)
-                    SELECT count(*)::int8 FROM due
-                    """
-            } else {
-                query = """
-                    WITH due AS (
-                        UPDATE integration_event_log SET next_attempt_at = \(now), updated_at = \(now)
-                        WHERE state = 'PublishedFailed'
-                        RETURNING 1)
-                    SELECT count(*)::int8 FROM due
-                    """
-            }
+            let query: PostgresQuery = """
+                WITH due AS (
+                    UPDATE integration_event_log SET next_attempt_at = \(now), updated_at = \(now)
+                    WHERE state = 'PublishedFailed' AND (\(everyFailed) OR event_id = ANY(\(chosen)))
+                    RETURNING 1)
+                SELECT count(*)::int8 FROM due
+                """
             var count = 0
             for try await value in try await self.client.query(query, logger: logger).decode(Int.self) { count = value }
             return count

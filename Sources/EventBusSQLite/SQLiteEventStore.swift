@@ -314,12 +314,9 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     @discardableResult
     public func retryFailed(eventIDs: [UUID]?, now: Date) async throws -> Int {
         if let eventIDs, eventIDs.isEmpty { return 0 }
+        let ids = eventIDs.map(SQLiteSchema.jsonArray)
         return try await storeWrite("making failed events due") { db -> Int in
-            if let eventIDs {
-                try db.execute(sql: SQLiteSchema.retryFailed, arguments: [now.timeIntervalSince1970, SQLiteSchema.jsonArray(eventIDs)])
-            } else {
-                try db.execute(sql: SQLiteSchema.retryAllFailed, arguments: [now.timeIntervalSince1970])
-            }
+            try db.execute(sql: SQLiteSchema.retryFailed, arguments: [now.timeIntervalSince1970, ids])
             return db.changesCount
         }
     }

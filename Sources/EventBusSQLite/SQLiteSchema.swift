@@ -131,15 +131,10 @@ enum SQLiteSchema {
         WHERE state = 'PublishedFailed' ORDER BY creation_time, rowid LIMIT ?
         """
 
-    /// Arguments: now (next attempt and update time).
-    static let retryAllFailed = """
-        UPDATE integration_event_log SET next_attempt_at = ?1, updated_at = ?1 WHERE state = 'PublishedFailed'
-        """
-
-    /// Arguments: now, JSON array of ids.
+    /// Arguments: now (next attempt and update time), JSON array of ids or NULL for every failed event.
     static let retryFailed = """
         UPDATE integration_event_log SET next_attempt_at = ?1, updated_at = ?1
-        WHERE state = 'PublishedFailed' AND event_id IN (SELECT value FROM json_each(?2))
+        WHERE state = 'PublishedFailed' AND (?2 IS NULL OR event_id IN (SELECT value FROM json_each(?2)))
         """
 
     static let selectEvent = "SELECT \(columns) FROM integration_event_log WHERE event_id = ?"
