@@ -10,11 +10,12 @@ import EventBus
 /// configuration.exchangeDurable = false
 /// ```
 public struct RabbitMQEventBusConfiguration: Sendable {
-    /// Queue type of the service queue.
+    /// Queue type of the service's queues: the service queue, its retry queues and its dead-letter queue.
     public enum QueueType: String, Sendable, Hashable {
         /// A classic queue (single node).
         case classic
-        /// A quorum queue (replicated; for clusters).
+        /// Quorum queues (replicated; for clusters). Retry queues then return events to the service queue at least
+        /// once (`x-dead-letter-strategy: at-least-once`).
         case quorum
     }
 
@@ -31,7 +32,8 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     public var exchangeDurable: Bool
     /// The service queue; defaults to ``serviceName``.
     public var queueName: String?
-    /// Classic or quorum.
+    /// Classic or quorum, for all of the service's queues. Default classic. Changing it for a service whose queues
+    /// exist fails the declaration (RabbitMQ cannot convert a queue): drain and delete them first.
     public var queueType: QueueType
     /// Most unacknowledged deliveries this instance holds (basic.qos). Default 100.
     public var prefetch: UInt16

@@ -32,7 +32,9 @@ struct Topology: Sendable {
         try await channel.exchangeDeclare(exchange, type: exchangeType, durable: exchangeDurable)
     }
 
-    /// Declares the exchange, the service queue with its bindings, the retry queues and the dead-letter queue.
+    /// Declares the exchange, the service queue with its bindings, the retry queues and the dead-letter queue. All
+    /// three kinds take ``queueType``: with quorum queues a retry waiting out its delay and a dead letter are
+    /// replicated like the events in the service queue.
     func declareConsumerSide(on channel: AMQPChannel, eventTypes: Set<String>, retryDelays: Set<Duration>) async throws {
         try await declareExchange(on: channel)
         try await channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": .string(queueType.rawValue)])
@@ -40,14 +42,21 @@ struct Topology: Sendable {
             try await channel.queueBind(queue, exchange: exchange, routingKey: eventType)
         }
         for delay in retryDelays.sorted() {
-            try await channel.queueDeclare(
-                retryQueue(delay: delay), durable: true,
-                arguments: [
-                    "x-message-ttl": .int64(max(delay.milliseconds, 1)),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": .string(queue),
-                ])
+            var arguments: AMQPTable = [
+                "x-message-ttl": .int64(max(delay.milliseconds, 1)),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": .string(queue),
+            ]
+            if queueType == .quorum {
+                // A quorum queue dead-letters at most once unless told otherwise: an expired retry would be dropped
+                // if the service queue could not take it. At least once keeps it until the service queue has it
+                // (RabbitMQ requires reject-publish overflow for that strategy; these queues have no length limit).
+                arguments["x-queue-type"] = "quorum"
+                arguments["x-dead-letter-strategy"] = "at-least-once"
+                arguments["x-overflow"] = "reject-publish"
+            }
+            try await channel.queueDeclare(retryQueue(delay: delay), durable: true, arguments: arguments)
         }
-        try await channel.queueDeclare(deadLetterQueue, durable: true)
+        try await channel.queueDeclare(deadLetterQueue, durable: true, arguments: queueType == .quorum ? ["x-queue-type": "quorum"] : [:])
     }
 }

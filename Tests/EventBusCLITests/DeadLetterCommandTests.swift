@@ -140,6 +140,34 @@ import Testing
         }
     }
 
+    @Test func listingAQuorumDeadLetterQueueTwiceShowsTheSameDeadLettersInTheSameOrder() async throws {
+        let queue = TestEnvironment.unique("cli-quorum")
+        let deadLetterQueue = "\(queue).dead-letter"
+        let inspector = try await Inspector.open()
+        let ids = (0..<5).map { _ in UUID().uuidString.lowercased() }
+        var listings: [[String]] = []
+        do {
+            try await inspector.channel.queueDeclare(deadLetterQueue, arguments: ["x-queue-type": "quorum"])
+            for id in ids {
+                try await inspector.channel.publish(
+                    Data(#"{"productId":1}"#.utf8), exchange: "", routingKey: deadLetterQueue,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: id, type: "PriceChanged"))
+            }
+            for _ in 0..<2 {
+                let result = try await EventBusCLI.run(["dead-letters", "list", "--queue", queue])
+                #expect(result.status == 0, "\(result.output)")
+                let shown = ids.compactMap { id in result.output.range(of: "id=\(id)").map { (at: $0.lowerBound, id: id) } }
+                listings.append(shown.sorted { $0.at < $1.at }.map(\.id))
+                try await eventually("the dead letters are back") { try await inspector.messageCount(deadLetterQueue) == 5 }
+            }
+        } catch {
+            await inspector.cleanUp(queue: queue, exchange: TestEnvironment.unique("unused"))
+            throw error
+        }
+        await inspector.cleanUp(queue: queue, exchange: TestEnvironment.unique("unused"))
+        #expect(listings == [ids, ids])
+    }
+
     @Test func purgeAsksForYesThenEmptiesTheDeadLetterQueue() async throws {
         try await withDeadLetter { world in
             let refused = try await EventBusCLI.run(["dead-letters", "purge", "--queue", world.queue])
