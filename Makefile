@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 BENCH_ARGS ?=
 
-.PHONY: setup build demo e2e test bench broker-start broker-stop clean
+.PHONY: setup build demo e2e amqp-demo test bench broker-start broker-stop cluster-start cluster-stop clean
 
 setup:
 	@scripts/setup.sh
@@ -49,6 +49,14 @@ broker-start: setup
 broker-stop:
 	scripts/broker.sh stop
 
+# A three-node cluster on loopback (ports 5701-5703) for trying failover and quorum queues (scripts/cluster.sh).
+cluster-start: setup
+	scripts/cluster.sh start
+
+cluster-stop:
+	scripts/cluster.sh stop
+
 clean:
 	scripts/broker.sh stop || true
+	scripts/cluster.sh stop || true
 	rm -rf .build .run

@@ -282,7 +282,9 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     }
                 } catch {
                     if !isShuttingDown {
-                        logger.warning("event bus consumer connection lost; reconnecting", metadata: ["error": "\(error)"])
+                        logger.warning(
+                            "event bus consumer connection lost; reconnecting (the broker redelivers what was not acknowledged)",
+                            metadata: ["error": "\(error)"])
                     }
                 }
                 state.withLock {
@@ -451,7 +453,10 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             try context.consumer.ack(delivery)
             logger.debug("event acknowledged", metadata: pipeline.metadata(event, nil).merging(["decisions": "\(decisions)"]) { $1 })
         } catch {
-            logger.error("could not forward or acknowledge a delivery; it goes back to the queue", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
+            // When the connection went away every delivery it held ends here; the "connection lost" warning says it
+            // once, and the broker redelivers them (the processed-message store absorbs what was handled already).
+            let level: Logger.Level = context.channel.connection.isOpen ? .error : .debug
+            logger.log(level: level, "could not forward or acknowledge a delivery; it goes back to the queue", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
             try? context.channel.nack(delivery.deliveryTag, requeue: true)
         }
     }

@@ -49,6 +49,27 @@ public enum BrokerControl {
     }
 }
 
+/// Controls the local three-node cluster of scripts/cluster.sh (DESIGN section 11), next to scripts/broker.sh.
+public enum ClusterControl {
+    /// The cluster's URL, all three nodes in order (node 1 first): a client moves to the next when one is down.
+    public static var url: String { "amqp://guest:guest@127.0.0.1:\(port(ofNode: 1)),127.0.0.1:\(port(ofNode: 2)),127.0.0.1:\(port(ofNode: 3))/" }
+
+    /// The AMQP port of node `node` (1-3): `EVENTBUS_CLUSTER_PORT` (5701) for node 1 and the two ports after it.
+    public static func port(ofNode node: Int) -> Int {
+        (Int(TestEnvironment.environment["EVENTBUS_CLUSTER_PORT"] ?? "") ?? 5701) + node - 1
+    }
+
+    /// Runs scripts/cluster.sh with `arguments` (`start --fresh`, `stop`, `stop-node 1`, ...); returns its output,
+    /// throws when it fails.
+    @discardableResult
+    public static func run(_ arguments: [String]) async throws -> String {
+        let script = URL(fileURLWithPath: TestEnvironment.brokerScript).deletingLastPathComponent().appendingPathComponent("cluster.sh").path
+        let result = try await runProgram(script, arguments)
+        guard result.status == 0 else { throw BrokerScriptError(arguments: ["cluster.sh"] + arguments, output: result.output) }
+        return result.output
+    }
+}
+
 /// scripts/broker.sh exited non-zero.
 public struct BrokerScriptError: Error, CustomStringConvertible {
     public let arguments: [String]
