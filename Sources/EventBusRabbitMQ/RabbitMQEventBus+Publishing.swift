@@ -29,7 +29,8 @@ extension RabbitMQEventBus {
     ///
     /// An event whose confirm is unknown is sent again (with the others still unconfirmed, in order) until the
     /// publish timeout; a resent event can then arrive after later events of the batch (consumers deduplicate the
-    /// copy that did arrive before). An event no queue is bound for fails alone with
+    /// copy that did arrive before). An event no queue is bound for (or whose bound queues are all unavailable, such as
+    /// a classic queue whose cluster node is down) fails alone, at once, with
     /// ``EventBusError/publishFailed(eventID:reason:)``. One trace span covers the batch; every event carries it.
     public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
         guard !events.isEmpty else { return [] }
@@ -96,7 +97,7 @@ extension RabbitMQEventBus {
                     metrics.returned.increment()
                     results[index] = .failure(EventBusError.publishFailed(
                         eventID: events[index].id,
-                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)' (\(code) \(text)); start a consuming service or bind a queue"))
+                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)', or none of the bound ones is available, e.g. a classic queue whose node is down (\(code) \(text)); start a consuming service or bind a queue (in a cluster, quorum queues stay available when a node is down)"))
                 case .failure(.invalidArgument(let text)):
                     results[index] = .failure(EventBusError.publishFailed(eventID: events[index].id, reason: text))
                 case .failure(let error):

@@ -7,16 +7,59 @@ import Testing
 
 /// DESIGN section 11 on the local three-node cluster of scripts/cluster.sh: services given every node in their URL
 /// move to another node when theirs goes away, and quorum queues keep every event.
-@Suite(.timeLimit(.minutes(5))) struct ClusterFailoverTests {
-    @Test func stoppingTheNodeBothServicesUseMidStreamLosesNoEventAndHandlesNoneTwice() async throws {
+/// The tests take turns: each starts the one cluster afresh and stops it.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterFailoverTests {
+    /// Runs `scenario` on a freshly started cluster and stops the cluster afterwards.
+    func onFreshCluster(_ scenario: () async throws -> Void) async throws {
         try await ClusterControl.run(["start", "--fresh"])
         do {
-            try await failoverScenario()
+            try await scenario()
         } catch {
             _ = try? await ClusterControl.run(["stop"])
             throw error
         }
         try await ClusterControl.run(["stop"])
+    }
+
+    @Test func stoppingTheNodeBothServicesUseMidStreamLosesNoEventAndHandlesNoneTwice() async throws {
+        try await onFreshCluster(failoverScenario)
+    }
+
+    @Test func publishingToAClassicQueueWhoseNodeIsDownFailsAtOnceAndSaysWhy() async throws {
+        try await onFreshCluster {
+            let exchange = TestEnvironment.unique("exchange")
+            let service = TestEnvironment.unique("basket-classic")
+            let nodeTwo = "amqp://guest:guest@127.0.0.1:\(ClusterControl.port(ofNode: 2))/"
+            // The classic queue lives on node 1, where its service declares it.
+            let basket = try RunningBus(service: service, exchange: exchange, url: ClusterControl.url) { $0.exchangeDurable = true }
+            try await basket.bus.subscribe(PriceChanged.self) { _, _ in }
+            let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: nodeTwo) {
+                $0.exchangeDurable = true
+            }
+            basket.start()
+            catalog.start()
+            let inspector = try await Inspector.open(url: nodeTwo)
+            try await inspector.waitForConsumers(service)
+            try await catalog.bus.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
+            try await ClusterControl.run(["stop-node", "1"])
+            let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
+            var failure: (any Error)?
+            do {
+                try await catalog.bus.publish(event)
+            } catch {
+                failure = error
+            }
+            await basket.stop()
+            await catalog.stop()
+            await inspector.connection.close()
+            // publishFailed, not publishTimedOut: the broker says at once that no queue took the event.
+            guard case EventBusError.publishFailed(let id, let reason)? = failure else {
+                Issue.record("expected publishFailed, got \(failure.map { "\($0)" } ?? "success")")
+                return
+            }
+            #expect(id == event.id.uuidString.lowercased())
+            #expect(reason.contains("none of the bound ones is available, e.g. a classic queue whose node is down"), "\(reason)")
+        }
     }
 
     func failoverScenario() async throws {

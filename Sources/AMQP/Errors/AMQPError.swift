@@ -113,7 +113,7 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         case .connectionLost(let reason):
             return "the connection to the broker was lost: \(reason)"
         case .returned(let code, let text, let exchange, let routingKey):
-            return "the broker returned the message: \(code) \(text) (exchange '\(exchange)', routing key '\(routingKey)'); no queue is bound for it"
+            return "the broker returned the message: \(code) \(text) (exchange '\(exchange)', routing key '\(routingKey)'); no queue is bound for it, or none of the bound ones is available"
         case .nacked:
             return "the broker nacked the message (it could not take responsibility for it); publish it again"
         case .consumerCancelledByBroker(let tag):
