@@ -55,33 +55,16 @@ import Testing
 
     func restartScenario(port: Int) async throws {
         let url = "amqp://guest:guest@127.0.0.1:\(port)/"
-        let exchange = TestEnvironment.unique("exchange")
-        let service = TestEnvironment.unique("basket")
-        let basket = try RunningBus(service: service, exchange: exchange, url: url) { $0.exchangeDurable = true }
-        let effects = Recorder()
-        try await basket.bus.subscribe(PriceChanged.self) { event, _ in await effects.record(event.id.uuidString) }
-        let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: url) {
-            $0.exchangeDurable = true
-            $0.publishTimeout = .seconds(60)
-        }
-        basket.start()
-        catalog.start()
+        let services = try await CountingServices.start(url: url)
         let inspector = try await Inspector.open(url: url)
-        try await inspector.waitForConsumers(service)
+        try await inspector.waitForConsumers(services.service)
         await inspector.connection.close()
-
-        let total = 5_000
-        let publishing = Task { try await publishConcurrently(total, with: catalog.bus) }
-        try await eventually("a first part is handled") { await effects.distinct >= 1_000 }
-        try await BrokerControl.closeConnection(named: "\(service)-consumer", port: port)
-        try await eventually("consuming resumes after the forced close") { await effects.distinct >= 2_000 }
-        try await BrokerControl.run(["restart"], port: port)
-        try await publishing.value
-        try await eventually("every event handled after the restart", timeout: .seconds(90)) { await effects.distinct == total }
-        #expect(await effects.total == total)
-        #expect(await effects.maxCallsPerID == 1)
-        await basket.stop()
-        await catalog.stop()
+        try await services.stream(5_000) {
+            try await BrokerControl.closeConnection(named: "\(services.service)-consumer", port: port)
+            try await eventually("consuming resumes after the forced close") { await services.effects.distinct >= 2_000 }
+            try await BrokerControl.run(["restart"], port: port)
+        }
+        await services.stop()
     }
 }
 
