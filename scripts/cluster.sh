@@ -2,7 +2,8 @@
 # A local three-node RabbitMQ cluster on 127.0.0.1 (DESIGN section 11): three scripts/broker.sh nodes with their own
 # names, ports and data, sharing an Erlang cookie, joined into one cluster. For failover tests and trying quorum
 # queues; installs nothing.
-#   scripts/cluster.sh start [--fresh]|stop|status|url|ports|stop-node N|start-node N|ctl N ARGS...
+#   scripts/cluster.sh start [--fresh]|stop|status|url|ports|stop-node N|kill-node N|start-node N|ctl N ARGS...
+# stop-node stops a node the way an operator does; kill-node kills its Erlang VM (SIGKILL), as a crash would.
 # Nodes 1-3 listen on EVENTBUS_CLUSTER_PORT (5701) and the two ports after it (TLS on AMQP + 100, distribution on
 # AMQP + 20000); their data lives in .run/rabbitmq-<port>. Node 1 is the one the others join.
 set -euo pipefail
@@ -75,6 +76,19 @@ start() {
   echo "cluster: 3 nodes running on 127.0.0.1:${ports[0]},${ports[1]},${ports[2]}"
 }
 
+# SIGKILL to the node's Erlang VM (the child of the rabbitmq-server script whose pid broker.sh keeps).
+kill_node() {
+  local pidfile="$root/.run/rabbitmq-$1/server.pid" deadline=$((SECONDS + 30))
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || die "node on port $1 is not running"
+  pkill -9 -P "$(cat "$pidfile")" beam.smp || die "no Erlang VM found for the node on port $1"
+  while kill -0 "$(cat "$pidfile")" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "node on port $1 still runs 30 s after SIGKILL"
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+  echo "broker: node on port $1 killed"
+}
+
 stop() {
   local pids=() port
   for port in "${ports[@]}"; do broker "$port" stop >/dev/null & pids+=($!); done
@@ -92,7 +106,8 @@ case "${1:-}" in
   url) echo "amqp://guest:guest@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}/" ;;
   ports) echo "${ports[*]}" ;;
   stop-node) broker "$(port_of "${2:-}")" stop ;;
+  kill-node) kill_node "$(port_of "${2:-}")" ;;
   start-node) port="$(port_of "${2:-}")"; share_cookie "$port"; broker "$port" start ;;
   ctl) port="$(port_of "${2:-}")"; shift 2; broker "$port" ctl "$@" ;;
-  *) echo "usage: $0 start [--fresh]|stop|status|url|ports|stop-node N|start-node N|ctl N ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 start [--fresh]|stop|status|url|ports|stop-node N|kill-node N|start-node N|ctl N ARGS..." >&2; exit 2 ;;
 esac

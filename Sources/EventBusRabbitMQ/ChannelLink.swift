@@ -15,6 +15,16 @@ final class ChannelLink: @unchecked Sendable {
     /// Whether a channel is current and open.
     var isConnected: Bool { lock.withLock { channel?.isOpen ?? false } }
 
+    /// Stops handing out `channel` (it stalls or the broker nacks on it) and returns `true` for the first caller only,
+    /// who then closes it and has it replaced.
+    func abandon(_ channel: AMQPChannel) -> Bool {
+        lock.withLock {
+            guard abandoned !== channel else { return false }
+            abandoned = channel
+            return true
+        }
+    }
+
     /// Makes `channel` current and hands it to everyone waiting.
     func publish(_ channel: AMQPChannel) {
         let waiting = lock.withLock {
@@ -27,6 +37,8 @@ final class ChannelLink: @unchecked Sendable {
     }
 
     private var reopening = false
+    /// The last channel given up on (``abandon(_:)``): not handed out any more, although it may still be closing.
+    private weak var abandoned: AMQPChannel?
 
     /// Forgets `channel` (its connection broke), unless a newer one replaced it already.
     func retract(_ channel: AMQPChannel) {
@@ -68,7 +80,7 @@ final class ChannelLink: @unchecked Sendable {
     func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
         // Fast path: no deadline registration, no suspension when a channel is ready (the common case).
         let ready: AMQPChannel? = lock.withLock {
-            guard stoppedError == nil, let channel, channel.isOpen else { return nil }
+            guard stoppedError == nil, let channel, channel.isOpen, channel !== abandoned else { return nil }
             return channel
         }
         if let ready { return ready }
@@ -79,7 +91,7 @@ final class ChannelLink: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let immediate: Result<AMQPChannel, any Error>? = lock.withLock {
                 if let stoppedError { return .failure(stoppedError) }
-                if let channel, channel.isOpen { return .success(channel) }
+                if let channel, channel.isOpen, channel !== abandoned { return .success(channel) }
                 waiters[id] = continuation
                 return nil
             }
@@ -98,12 +110,20 @@ final class ChannelLink: @unchecked Sendable {
     }
 
     /// Publishes `messages` on `channel` (one this link handed out) in order and returns their outcomes, or throws
-    /// `timeoutError()` once `deadline` passes (the messages' fate is then unknown).
+    /// `timeoutError()` once `deadline` passes (the messages' fate is then unknown). When the outcomes are not all in
+    /// after `stallTimeout` (and the connection is not blocked by the broker), `onStall` gets the channel: closing it
+    /// fails its outstanding confirms, which the caller then sends again.
     func send(
         _ messages: [AMQPOutboundMessage], on channel: AMQPChannel, until deadline: ContinuousClock.Instant,
+        stallTimeout: Duration, onStall: @escaping @Sendable (AMQPChannel) -> Void,
         timeoutError: @escaping @Sendable () -> any Error
     ) async throws -> [Result<Void, AMQPError>] {
-        try await sweeper.wait(until: deadline, timeoutError: timeoutError) { complete in
+        let stallCheck = sweeper.register(deadline: min(deadline, ContinuousClock.now + stallTimeout)) {
+            guard channel.isOpen, !channel.connection.isBlocked else { return }
+            onStall(channel)
+        }
+        defer { sweeper.cancel(stallCheck) }
+        return try await sweeper.wait(until: deadline, timeoutError: timeoutError) { complete in
             channel.publish(messages) { complete(.success($0)) }
         }
     }

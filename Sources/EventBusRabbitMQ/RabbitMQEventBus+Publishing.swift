@@ -4,8 +4,8 @@ import Foundation
 import Tracing
 
 /// Publishing (DESIGN sections 4 and 5): every event is persistent, mandatory and confirmed by the broker; a publish
-/// whose confirm is unknown (the connection or channel broke, the broker nacked) is sent again on the next channel
-/// until ``RabbitMQEventBusConfiguration/publishTimeout``.
+/// whose confirm is unknown (the connection or channel broke, the broker nacked, confirms stalled) is sent again on
+/// the next channel until ``RabbitMQEventBusConfiguration/publishTimeout``.
 extension RabbitMQEventBus {
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
         let payload: Data
@@ -80,13 +80,18 @@ extension RabbitMQEventBus {
             do {
                 channel = try await publisher.channel(until: deadline) { PublishDeadlinePassed() }
                 let batch = unsent.count == messages.count ? messages : unsent.map { messages[$0] }
-                outcomes = try await publisher.send(batch, on: channel, until: deadline) { PublishDeadlinePassed() }
+                outcomes = try await publisher.send(
+                    batch, on: channel, until: deadline, stallTimeout: configuration.publishConfirmStallTimeout,
+                    onStall: { [self, stall = configuration.publishConfirmStallTimeout] stalled in
+                        abandon(stalled, because: "no publisher confirm for \(stall)")
+                    }, timeoutError: { PublishDeadlinePassed() })
             } catch {
                 for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
                 break
             }
             var again: [Int] = []
             var trouble: AMQPError?
+            var nacked = false
             for (index, outcome) in zip(unsent, outcomes) {
                 switch outcome {
                 case .success:
@@ -105,17 +110,22 @@ extension RabbitMQEventBus {
                     // is back (consumers deduplicate a message that did arrive).
                     again.append(index)
                     trouble = error
+                    if case .nacked = error { nacked = true }
                 }
             }
+            // A channel whose publishes the broker nacks may keep nacking them (RabbitMQ 3.10's quorum queue client on
+            // a channel opened while the queue's leader was being replaced does): send again on a fresh channel.
+            if nacked, channel.isOpen { abandon(channel, because: "the broker nacked a publish") }
             unsent = again
             guard let trouble else { break }
             logger.debug(
                 "publish will be retried",
                 metadata: ["event.count": "\(again.count)", "first.event.id": "\(events[again[0]].id)", "error": "\(trouble)"])
-            replace(channel)
             do {
                 guard ContinuousClock.now < deadline else { throw PublishDeadlinePassed() }
                 try await Task.sleep(for: .milliseconds(20))
+                // After the pause, not at once: a channel or connection that broke may still look open for a moment.
+                replace(channel)
             } catch {
                 for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
                 break
@@ -126,20 +136,40 @@ extension RabbitMQEventBus {
         }
     }
 
-    /// After a publish failed on `channel`: when only the channel is gone (e.g. the exchange was deleted:
-    /// NOT_FOUND) opens another one and declares the exchange again; when the connection broke, forgets the channel
-    /// (the supervisor reconnects).
+    /// After a publish failed on `channel`: when the channel is still open (the broker nacked) sends again on it;
+    /// when only the channel is gone (e.g. the exchange was deleted: NOT_FOUND, or it was closed for a confirm stall)
+    /// opens another one and declares the exchange again; when the connection broke, forgets the channel (the
+    /// supervisor reconnects). A connection on which no channel can be opened again is closed, so that the supervisor
+    /// reconnects rather than leaving publishes without a channel.
     private func replace(_ channel: AMQPChannel) {
-        guard !channel.isOpen, channel.connection.isOpen else {
+        if channel.isOpen { return }
+        guard channel.connection.isOpen else {
             publisher.retract(channel)
             return
         }
-        let topology = self.topology, window = configuration.publishConfirmWindow
+        let topology = self.topology, window = configuration.publishConfirmWindow, logger = self.logger
         publisher.reopen(after: channel) {
-            let fresh = try await channel.connection.openChannel()
-            try await topology.declareExchange(on: fresh)
-            try await fresh.confirmSelect(window: window)
-            return fresh
+            do {
+                let fresh = try await channel.connection.openChannel()
+                try await topology.declareExchange(on: fresh)
+                try await fresh.confirmSelect(window: window)
+                return fresh
+            } catch {
+                logger.warning("cannot open a publishing channel again; reconnecting", metadata: ["error": "\(error)"])
+                await channel.connection.close()
+                throw error
+            }
+        }
+    }
+
+    /// Gives up on `channel` (once, however many publishes notice): it is no longer handed out, is closed (failing its
+    /// outstanding publishes, which are then sent again), and is replaced by a fresh channel on the same connection.
+    private func abandon(_ channel: AMQPChannel, because reason: String) {
+        guard publisher.abandon(channel) else { return }
+        logger.warning("\(reason); closing the publishing channel to send again on a fresh one")
+        Task {
+            await channel.close()
+            replace(channel)
         }
     }
 

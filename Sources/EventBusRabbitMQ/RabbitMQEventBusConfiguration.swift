@@ -52,6 +52,12 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// How long `publish` may wait for a connection and a confirm before it throws
     /// ``EventBusError/publishTimedOut(eventID:after:)``. Default 30 s.
     public var publishTimeout: Duration
+    /// How long publishes may wait for the broker's confirms on one channel before the bus closes that channel and
+    /// sends them again on a fresh one (consumers deduplicate a copy that did arrive). A guard against confirms that
+    /// never come: RabbitMQ 3.10's quorum queue client, on a channel opened just after the queue's leader crashed,
+    /// keeps sending to the dead leader. Not applied while the broker blocks publishing (a resource alarm), when
+    /// confirms are late for a reason resending cannot fix. Default 10 s; it matters only below ``publishTimeout``.
+    public var publishConfirmStallTimeout: Duration
     /// Reconnection backoff.
     public var reconnect: ReconnectPolicy
     /// Body key style for what this service publishes.
@@ -79,6 +85,7 @@ public struct RabbitMQEventBusConfiguration: Sendable {
         self.consumesOnConnectionThread = true
         self.publishConfirmWindow = 1_000
         self.publishTimeout = .seconds(30)
+        self.publishConfirmStallTimeout = .seconds(10)
         self.reconnect = ReconnectPolicy()
         self.codec = EventCodec()
     }
@@ -91,6 +98,9 @@ public struct RabbitMQEventBusConfiguration: Sendable {
         guard prefetch >= 1 else { throw EventBusError.invalidConfiguration("prefetch must be at least 1") }
         guard publishConfirmWindow >= 1 else { throw EventBusError.invalidConfiguration("publishConfirmWindow must be at least 1") }
         guard publishTimeout > .zero else { throw EventBusError.invalidConfiguration("publishTimeout must be positive") }
+        guard publishConfirmStallTimeout > .zero else {
+            throw EventBusError.invalidConfiguration("publishConfirmStallTimeout must be positive")
+        }
     }
 }
 

@@ -21,8 +21,10 @@ import Testing
         try await ClusterControl.run(["stop"])
     }
 
-    @Test func stoppingTheNodeBothServicesUseMidStreamLosesNoEventAndHandlesNoneTwice() async throws {
-        try await onFreshCluster(failoverScenario)
+    /// `stop-node`: an operator stops the node (a rolling upgrade); `kill-node`: its Erlang VM dies (SIGKILL).
+    @Test(arguments: ["stop-node", "kill-node"])
+    func losingTheNodeBothServicesUseMidStreamLosesNoEventAndHandlesNoneTwice(_ how: String) async throws {
+        try await onFreshCluster { try await failoverScenario(losingNodeOne: how) }
     }
 
     @Test func publishingToAClassicQueueWhoseNodeIsDownFailsAtOnceAndSaysWhy() async throws {
@@ -62,7 +64,7 @@ import Testing
         }
     }
 
-    func failoverScenario() async throws {
+    func failoverScenario(losingNodeOne how: String) async throws {
         let services = try await CountingServices.start(url: ClusterControl.url) { $0.queueType = .quorum }
         // Node 2 stays up: the inspector watches from there.
         let inspector = try await Inspector.open(url: "amqp://guest:guest@127.0.0.1:\(ClusterControl.port(ofNode: 2))/")
@@ -70,7 +72,7 @@ import Testing
         let ports = try await serviceConnectionPorts()
         #expect(ports.count >= 2 && ports.allSatisfy { $0 == ClusterControl.port(ofNode: 1) },
                 "both services start on node 1, the first in their URL: \(ports)")
-        try await services.stream(5_000) { try await ClusterControl.run(["stop-node", "1"]) }
+        try await services.stream(5_000) { try await ClusterControl.run([how, "1"]) }
         #expect(try await inspector.messageCount(services.service) == 0)
         #expect(try await inspector.messageCount("\(services.service).dead-letter") == 0)
         await services.stop()
