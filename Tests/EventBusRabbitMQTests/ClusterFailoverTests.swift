@@ -27,6 +27,51 @@ import Testing
         try await onFreshCluster { try await failoverScenario(losingNodeOne: how) }
     }
 
+    @Test func confirmsWithheldByAQueueWithoutMajorityMakeTheBusReplaceItsChannelAndThePublishTimesOut() async throws {
+        try await onFreshCluster {
+            let exchange = TestEnvironment.unique("exchange")
+            let nodeOne = "amqp://guest:guest@127.0.0.1:\(ClusterControl.port(ofNode: 1))/"
+            let basket = try RunningBus(service: TestEnvironment.unique("basket-quorum"), exchange: exchange, url: nodeOne) {
+                $0.exchangeDurable = true
+                $0.queueType = .quorum
+            }
+            try await basket.bus.subscribe(PriceChanged.self) { _, _ in }
+            basket.start()
+            let log = LogCapture()
+            var configuration = try RabbitMQEventBusConfiguration(url: nodeOne, serviceName: TestEnvironment.unique("catalog"))
+            configuration.exchange = exchange
+            configuration.publishTimeout = .seconds(6)
+            configuration.publishConfirmStallTimeout = .seconds(1)
+            let catalog = try RabbitMQEventBus(configuration: configuration, logger: log.logger())
+            let running = Task { try await catalog.run() }
+            let inspector = try await Inspector.open(url: nodeOne)
+            try await inspector.waitForConsumers(basket.service)
+            try await catalog.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
+
+            // Two of three nodes gone: the queue cannot commit, so the broker neither confirms nor nacks.
+            try await ClusterControl.run(["stop-node", "2"])
+            try await ClusterControl.run(["stop-node", "3"])
+            let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
+            var failure: (any Error)?
+            do {
+                try await catalog.publish(event)
+            } catch {
+                failure = error
+            }
+            running.cancel()
+            _ = try? await running.value
+            await basket.stop()
+            await inspector.connection.close()
+            guard case EventBusError.publishTimedOut(let id, _)? = failure else {
+                Issue.record("expected publishTimedOut, got \(failure.map { "\($0)" } ?? "success")")
+                return
+            }
+            #expect(id == event.id.uuidString.lowercased())
+            let stalls = log.messages(at: .warning).filter { $0.contains("no publisher confirm for 1.0 seconds; closing the publishing channel") }
+            #expect(stalls.count >= 2, "each replacement channel stalls too: \(log.messages(at: .warning))")
+        }
+    }
+
     @Test func publishingToAClassicQueueWhoseNodeIsDownFailsAtOnceAndSaysWhy() async throws {
         try await onFreshCluster {
             let exchange = TestEnvironment.unique("exchange")
