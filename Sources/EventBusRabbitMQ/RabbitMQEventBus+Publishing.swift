@@ -136,7 +136,8 @@ extension RabbitMQEventBus {
         }
     }
 
-    /// After a publish failed on `channel`: when the channel is still open (the broker nacked) sends again on it;
+    /// After a publish failed on `channel`: when the channel still looks open (``abandon(_:because:)`` is closing it,
+    /// or it has not noticed yet that it broke) does nothing, as the next attempt waits for a usable channel;
     /// when only the channel is gone (e.g. the exchange was deleted: NOT_FOUND, or it was closed for a confirm stall)
     /// opens another one and declares the exchange again; when the connection broke, forgets the channel (the
     /// supervisor reconnects). A connection on which no channel can be opened again is closed, so that the supervisor

@@ -38,15 +38,15 @@ import Testing
             try await basket.bus.subscribe(PriceChanged.self) { _, _ in }
             basket.start()
             let log = LogCapture()
-            var configuration = try RabbitMQEventBusConfiguration(url: nodeOne, serviceName: TestEnvironment.unique("catalog"))
-            configuration.exchange = exchange
-            configuration.publishTimeout = .seconds(6)
-            configuration.publishConfirmStallTimeout = .seconds(1)
-            let catalog = try RabbitMQEventBus(configuration: configuration, logger: log.logger())
-            let running = Task { try await catalog.run() }
+            let catalog = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange, url: nodeOne, logger: log.logger()) {
+                $0.exchangeDurable = true
+                $0.publishTimeout = .seconds(6)
+                $0.publishConfirmStallTimeout = .seconds(1)
+            }
+            catalog.start()
             let inspector = try await Inspector.open(url: nodeOne)
             try await inspector.waitForConsumers(basket.service)
-            try await catalog.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
+            try await catalog.bus.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
 
             // Two of three nodes gone: the queue cannot commit, so the broker neither confirms nor nacks.
             try await ClusterControl.run(["stop-node", "2"])
@@ -54,12 +54,11 @@ import Testing
             let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
             var failure: (any Error)?
             do {
-                try await catalog.publish(event)
+                try await catalog.bus.publish(event)
             } catch {
                 failure = error
             }
-            running.cancel()
-            _ = try? await running.value
+            await catalog.stop()
             await basket.stop()
             await inspector.connection.close()
             guard case EventBusError.publishTimedOut(let id, _)? = failure else {

@@ -1,4 +1,5 @@
 import EventBus
+import Logging
 import EventBusRabbitMQ
 
 /// How quickly a test's bus gives up on a publish and reconnects.
@@ -18,7 +19,7 @@ public struct BusTestTiming: Sendable {
 }
 
 /// A RabbitMQ bus for one test on its own (non-durable) exchange, running in a task after `start()`; `stop()` ends
-/// it. Its log shows with `EVENTBUS_TEST_LOG=1`.
+/// it. Its log shows with `EVENTBUS_TEST_LOG=1`, or goes to `logger` when one is given.
 public final class RunningBus: @unchecked Sendable {
     public let bus: RabbitMQEventBus
     public let configuration: RabbitMQEventBusConfiguration
@@ -27,7 +28,7 @@ public final class RunningBus: @unchecked Sendable {
 
     public init(
         timing: BusTestTiming = .standard, service: String, exchange: String, url: String = TestEnvironment.brokerURL,
-        store: any ProcessedMessageStore = InMemoryProcessedMessageStore(),
+        store: any ProcessedMessageStore = InMemoryProcessedMessageStore(), logger: Logger? = nil,
         configure: (inout RabbitMQEventBusConfiguration) -> Void = { _ in }
     ) throws {
         var configuration = try RabbitMQEventBusConfiguration(url: url, serviceName: service)
@@ -37,7 +38,7 @@ public final class RunningBus: @unchecked Sendable {
         configuration.reconnect = timing.reconnect
         configure(&configuration)
         self.configuration = configuration
-        self.bus = try RabbitMQEventBus(configuration: configuration, store: store, logger: TestLogging.logger("test.\(service)"))
+        self.bus = try RabbitMQEventBus(configuration: configuration, store: store, logger: logger ?? TestLogging.logger("test.\(service)"))
     }
 
     public func start() {
