@@ -49,18 +49,7 @@ import Testing
             try await catalog.bus.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
 
             // Two of three nodes gone: the queue cannot commit, so the broker neither confirms nor nacks.
-            try await ClusterControl.run(["stop-node", "2"])
-            try await ClusterControl.run(["stop-node", "3"])
-            let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
-            var failure: (any Error)?
-            do {
-                try await catalog.bus.publish(event)
-            } catch {
-                failure = error
-            }
-            await catalog.stop()
-            await basket.stop()
-            await inspector.connection.close()
+            let (event, failure) = try await publishAfterStopping(nodes: [2, 3], from: catalog, to: basket, watched: inspector)
             guard case EventBusError.publishTimedOut(let id, _)? = failure else {
                 Issue.record("expected publishTimedOut, got \(failure.map { "\($0)" } ?? "success")")
                 return
@@ -87,17 +76,7 @@ import Testing
             let inspector = try await Inspector.open(url: nodeTwo)
             try await inspector.waitForConsumers(service)
             try await catalog.bus.publish(PriceChanged(productId: 1, newPrice: 1, oldPrice: 2))
-            try await ClusterControl.run(["stop-node", "1"])
-            let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
-            var failure: (any Error)?
-            do {
-                try await catalog.bus.publish(event)
-            } catch {
-                failure = error
-            }
-            await basket.stop()
-            await catalog.stop()
-            await inspector.connection.close()
+            let (event, failure) = try await publishAfterStopping(nodes: [1], from: catalog, to: basket, watched: inspector)
             // publishFailed, not publishTimedOut: the broker says at once that no queue took the event.
             guard case EventBusError.publishFailed(let id, let reason)? = failure else {
                 Issue.record("expected publishFailed, got \(failure.map { "\($0)" } ?? "success")")
@@ -106,6 +85,25 @@ import Testing
             #expect(id == event.id.uuidString.lowercased())
             #expect(reason.contains("none of the bound ones is available, e.g. a classic queue whose node is down"), "\(reason)")
         }
+    }
+
+    /// Stops `nodes`, publishes one event from `catalog`, then stops both services and closes the inspector; returns
+    /// the event and what `publish` threw (`nil` when it succeeded).
+    private func publishAfterStopping(
+        nodes: [Int], from catalog: RunningBus, to basket: RunningBus, watched inspector: Inspector
+    ) async throws -> (PriceChanged, (any Error)?) {
+        for node in nodes { try await ClusterControl.run(["stop-node", "\(node)"]) }
+        let event = PriceChanged(productId: 2, newPrice: 1, oldPrice: 2)
+        var failure: (any Error)?
+        do {
+            try await catalog.bus.publish(event)
+        } catch {
+            failure = error
+        }
+        await catalog.stop()
+        await basket.stop()
+        await inspector.connection.close()
+        return (event, failure)
     }
 
     func failoverScenario(losingNodeOne how: String) async throws {
