@@ -33,11 +33,26 @@ amqp-demo: setup
 
 # One build, one `swift test` run; tests talk to the real broker and fail (never skip) without it.
 test: setup
-	docker-compose -f docker/docker-compose.yml config -q && echo "docker/docker-compose.yml: valid"
+	$(MAKE) --no-print-directory docker-env && docker-compose -f docker/docker-compose.yml config -q && echo "docker/docker-compose.yml: valid"
 	$(SWIFT) build --build-tests
 	@mkdir -p .run
 	scripts/with-services.sh $(SWIFT) test --skip-build 2>&1 | tee .run/test.log; status=$$?; \
 		scripts/test-summary.sh .run/test.log; exit $$status
+
+# docker/.env for docker/docker-compose.yml, which has no default passwords: random hex passwords for RabbitMQ and
+# PostgreSQL, readable by the owner only. Written once; delete it to get new ones. `make test` runs it first, so the
+# compose file validates on a fresh clone.
+.PHONY: docker-env
+docker-env: docker/.env
+	@:
+
+docker/.env:
+	@umask 077 && { \
+		echo "# Written by make docker-env: passwords for docker/docker-compose.yml. Not in git."; \
+		echo "RABBITMQ_USER=eventbus"; \
+		echo "RABBITMQ_PASSWORD=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"; \
+		echo "POSTGRES_PASSWORD=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"; \
+	} > $@.tmp && mv $@.tmp $@ && echo "docker/.env: written with random passwords"
 
 bench: setup
 	$(SWIFT) build -c release --product eventbus-bench
