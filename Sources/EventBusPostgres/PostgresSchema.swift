@@ -171,10 +171,17 @@ enum PostgresURL {
         return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
 
-    /// The URL with its password replaced by `***`, for errors and logs.
+    /// The URL with its password replaced by `***`, for errors and logs. Works on the text alone (a URL that does not
+    /// parse is masked too): everything between `scheme://user:` and the last `@` goes; without `@`, a "port" that is
+    /// not a number may be a mistyped password, and it goes with all after it.
     static func masked(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "***"
-        return components.string ?? "postgres://***"
+        let start = text.range(of: "://")?.upperBound ?? text.startIndex
+        if let at = text[start...].lastIndex(of: "@") {
+            guard let colon = text[start..<at].firstIndex(of: ":") else { return text }
+            return String(text[..<colon]) + ":***" + String(text[at...])
+        }
+        let authority = text[start...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let colon = authority.firstIndex(of: ":"), !authority[authority.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }) else { return text }
+        return String(text[..<colon]) + ":***"
     }
 }

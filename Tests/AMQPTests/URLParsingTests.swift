@@ -1,4 +1,5 @@
 import AMQP
+import Foundation
 import Testing
 
 @Suite struct URLParsingTests {
@@ -47,7 +48,61 @@ import Testing
             Issue.record("a bad port must be rejected")
         } catch {
             #expect(!"\(error)".contains("hunter2"))
-            #expect("\(error)".contains("notaport"))
+            #expect("\(error)".contains("port"))
+        }
+    }
+
+    /// The pieces of ``hostilePassword``: none may appear in a description or an error.
+    static let passwordPieces = ["Pw1", "Pw2", "Pw3", "Pw4", "Pw5", "Pw6", "Pw7"]
+    /// A password with every character that ends a URL part: `/ ? # @ : %` and a backtick.
+    static let hostilePassword = "Pw1/Pw2?Pw3#Pw4@Pw5:Pw6%`Pw7"
+
+    static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+
+    static func leakedPieces(_ text: String) -> [String] { passwordPieces.filter { text.contains($0) } }
+
+    @Test func passwordWithRawSlashQuestionMarkAndAtParsesAsAPassword() throws {
+        // Everything up to the last `@` is credentials: the raw `/` and `?` start neither the vhost nor the query.
+        let configuration = try AMQPConnectionConfiguration(url: "amqp://admin:Pw1/Pw2?Pw3#Pw4@Pw5:Pw6@h:5673/v?heartbeat=7")
+        #expect(configuration.user == "admin")
+        #expect(configuration.password == "Pw1/Pw2?Pw3#Pw4@Pw5:Pw6")
+        #expect(configuration.endpoints == [.init(host: "h", port: 5673)])
+        #expect(configuration.virtualHost == "v")
+        #expect(configuration.heartbeatSeconds == 7)
+        #expect(Self.leakedPieces(configuration.description).isEmpty, "\(configuration.description)")
+        let encoded = try AMQPConnectionConfiguration(url: "amqp://admin:\(Self.percentEncoded(Self.hostilePassword))@h/")
+        #expect(encoded.password == Self.hostilePassword)
+        #expect(Self.leakedPieces(encoded.description).isEmpty, "\(encoded.description)")
+    }
+
+    @Test(arguments: [
+        // Raw: the `%` followed by a backtick is bad percent-encoding.
+        "amqp://admin:\(hostilePassword)@h:5672/",
+        "amqps://admin:\(hostilePassword)@h:5672/?bogus=1",
+        "amqp://admin:\(hostilePassword)@h:notaport/",
+        // Percent-encoded, with another fault after it.
+        "amqp://admin:\(percentEncoded(hostilePassword))@h:0/",
+        "amqp://admin:\(percentEncoded(hostilePassword))@h/?heartbeat=-1",
+        "amqp://admin:\(percentEncoded(hostilePassword))@[::1/",
+        // No host: a mistyped `user:password` reads as `host:port`.
+        "amqp://admin:Pw1Pw2Pw3/Pw4?Pw5",
+        "amqp://admin:Pw1Pw2Pw3",
+        "http://admin:\(hostilePassword)@h/",
+        "admin:\(hostilePassword)@h",
+    ])
+    func malformedURLErrorsNeverQuoteThePassword(url: String) {
+        do {
+            _ = try AMQPConnectionConfiguration(url: url)
+            Issue.record("\(url) must be rejected")
+        } catch {
+            guard case .invalidURL(let masked, let reason) = error else {
+                Issue.record("expected invalidURL, got \(error)")
+                return
+            }
+            #expect(Self.leakedPieces("\(error)").isEmpty, "\(error)")
+            #expect(Self.leakedPieces(masked + reason).isEmpty, "\(masked) \(reason)")
         }
     }
 

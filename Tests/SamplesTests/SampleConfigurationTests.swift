@@ -1,4 +1,5 @@
 import BasketService
+import EventBusPostgres
 import Foundation
 import SampleSupport
 import Testing
@@ -48,6 +49,37 @@ struct SampleConfigurationTests {
         #expect(try DatabaseLocation("sqlite:///data/basket.sqlite") == .sqlite(path: "/data/basket.sqlite"))
         #expect(try DatabaseLocation("postgresql://u@h/db") == .postgres(url: "postgresql://u@h/db"))
         #expect(throws: (any Error).self) { try DatabaseLocation(" ") }
+    }
+
+    /// A password with every character that ends a URL part (`/ ? # @ : %` and a backtick), in pieces that must
+    /// never show.
+    static let passwordPieces = ["Pw1", "Pw2", "Pw3", "Pw4", "Pw5", "Pw6", "Pw7"]
+    static let hostilePassword = "Pw1/Pw2?Pw3#Pw4@Pw5:Pw6%`Pw7"
+    static func leakedPieces(_ text: String) -> [String] { passwordPieces.filter { text.contains($0) } }
+
+    @Test(arguments: [
+        "postgres://app:\(hostilePassword)@db:5432/basket",
+        "postgresql://app:\(hostilePassword)@db/basket?sslmode=require",
+        "postgres://app:\(hostilePassword.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")@db/basket",
+        "postgres://app:Pw1@Pw2@db/basket",
+        "postgres://app:Pw1Pw2/Pw3?Pw4",
+    ])
+    func databaseURLPasswordsAreMaskedWhetherOrNotTheURLParses(url: String) throws {
+        let location = try DatabaseLocation(url)
+        #expect(Self.leakedPieces(location.description).isEmpty, "\(location)")
+        #expect(location.description.hasPrefix(url.hasPrefix("postgresql") ? "postgresql://app:***" : "postgres://app:***"))
+        // Configuration errors quote the URL masked the same way; a URL that parses gives no error.
+        do {
+            _ = try PostgresEventStore.clientConfiguration(url: url)
+        } catch {
+            #expect(Self.leakedPieces("\(error)").isEmpty, "\(error)")
+        }
+    }
+
+    @Test func databaseURLMaskingKeepsWhatIsNotThePassword() throws {
+        #expect(try DatabaseLocation("postgres://app:s%40c@db:5432/basket").description == "postgres://app:***@db:5432/basket")
+        #expect(try DatabaseLocation("postgres://app@db/basket").description == "postgres://app@db/basket")
+        #expect(try DatabaseLocation("postgres://app:a/b?c@db/basket").description == "postgres://app:***@db/basket")
     }
 
     @Test func pricesShowTwoDecimalsWithoutRounding() {

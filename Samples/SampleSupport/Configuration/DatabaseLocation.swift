@@ -1,4 +1,5 @@
 import EventBus
+import EventBusPostgres
 import Foundation
 
 /// Where a sample keeps its data: a SQLite file (the default) or a PostgreSQL database.
@@ -34,21 +35,14 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The location with any password masked, safe for logs.
+    /// The location with any password masked, safe for logs: everything between `postgres://user:` and the URL's
+    /// last `@` is `***`, whether or not the URL parses.
     public var description: String {
         switch self {
         case .sqlite(let path):
             return "sqlite:\(path)"
         case .postgres(let url):
-            return Self.maskingPassword(in: url)
+            return PostgresEventStore.maskedURL(url)
         }
-    }
-
-    /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-    static func maskingPassword(in url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else { return url }
-        let credentials = url[scheme.upperBound..<at.lowerBound]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
     }
 }

@@ -1,7 +1,9 @@
 /// Parsing of RabbitMQ-style broker URLs into ``AMQPConnectionConfiguration``.
 ///
 /// Form: `amqp[s]://[user[:password]@]host[:port][,host[:port]…][/vhost][?option=value&…]`. User, password and
-/// vhost are percent-decoded (`%2F` is `/`); an empty path or `/` means the default vhost `/`. Options:
+/// vhost are percent-decoded (`%2F` is `/`); an empty path or `/` means the default vhost `/`. The credentials end
+/// at the **last** `@` of the URL, so a password may hold a raw `/`, `?`, `#`, `@` or `:` and no part of it is ever
+/// read as a host, vhost or option (a `@` in a vhost or option value must be written `%40`). Options:
 /// `heartbeat` (seconds), `frame_max`, `channel_max`, `connection_timeout` (milliseconds),
 /// `connection_name`, and for `amqps`: `cacertfile`, `certfile`, `keyfile`, `verify` (`verify_peer` or
 /// `verify_none`), `verify_hostname` (`true`/`false`).
@@ -21,6 +23,12 @@ enum AMQPURL {
             throw fail("the scheme must be amqp:// or amqps://")
         }
 
+        // Credentials first, up to the last `@`: a password's raw `/` or `?` must not start the path or the query.
+        var userInfo: Substring?
+        if let at = rest.lastIndex(of: "@") {
+            userInfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+        }
         var query: Substring = ""
         if let mark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
@@ -30,11 +38,6 @@ enum AMQPURL {
         if let slash = rest.firstIndex(of: "/") {
             path = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
-        }
-        var userInfo: Substring?
-        if let at = rest.lastIndex(of: "@") {
-            userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
         }
 
         var configuration = AMQPConnectionConfiguration()
@@ -128,8 +131,9 @@ enum AMQPURL {
         if host.isEmpty { host = "localhost" }
         var port = defaultPort
         if let portText {
+            // Not quoted: in a URL without `@`, a mistyped `user:password` reads as `host:port`.
             guard let number = Int(portText), (1...65_535).contains(number) else {
-                throw fail("port '\(portText)' is not a number in 1...65535")
+                throw fail("a port is not a number in 1...65535")
             }
             port = number
         }
@@ -172,16 +176,25 @@ enum AMQPURL {
         return out
     }
 
-    /// The URL with any password replaced by `***`, for error messages.
+    /// The URL with any password replaced by `***`, for error messages and descriptions. Works on the text alone,
+    /// so a URL that does not parse is masked too: everything between `scheme://user:` and the last `@` goes. In a
+    /// URL without `@`, a "port" that is not a number may be a mistyped password: it and all after it go.
     static func masked(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
-        let afterScheme = url[schemeEnd.upperBound...]
-        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex
-        let authority = afterScheme[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        let userInfo = authority[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+        let start = url.range(of: "://")?.upperBound ?? url.startIndex
+        let afterScheme = url[start...]
+        if let at = afterScheme.lastIndex(of: "@") {
+            guard let colon = afterScheme[..<at].firstIndex(of: ":") else { return url }
+            return String(url[..<colon]) + ":***" + String(url[at...])
+        }
+        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
+        for endpoint in afterScheme[..<authorityEnd].split(separator: ",", omittingEmptySubsequences: false) {
+            // `[::1]:5672`: the port follows the bracket; `host:5672`: the first colon.
+            let hostEnd = endpoint.hasPrefix("[") ? (endpoint.firstIndex(of: "]") ?? endpoint.endIndex) : endpoint.startIndex
+            guard let colon = endpoint[hostEnd...].firstIndex(of: ":") else { continue }
+            let port = endpoint[endpoint.index(after: colon)...]
+            if !port.allSatisfy({ $0.isASCII && $0.isNumber }) { return String(url[..<colon]) + ":***" }
+        }
+        return url
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
