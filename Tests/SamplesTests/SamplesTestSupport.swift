@@ -145,6 +145,17 @@ extension TestResponse {
     }
 }
 
+extension TestResponse {
+    /// The field an error response names (`{"error": {"message": "…", "field": "pageIndex"}}`).
+    var errorField: String? {
+        struct Body: Decodable {
+            struct Error: Decodable { var field: String? }
+            var error: Error
+        }
+        return try? JSONDecoder().decode(Body.self, from: Data(buffer: body)).error.field
+    }
+}
+
 /// A basket of one line of `productId` at `price`.
 func basketJSON(buyer: String, productId: Int = 1, name: String = ".NET Bot Black Hoodie", price: String = "19.5", quantity: Int = 1) -> String {
     """

@@ -1,11 +1,15 @@
 import Hummingbird
+import SampleSupport
 
 extension CustomerBasket: ResponseCodable {}
 
 /// The basket's HTTP API (DESIGN section 9), under `/api/v1/basket`:
 /// - `GET {buyerId}`: the buyer's ``CustomerBasket`` (empty when they have none, as in eShop);
-/// - `POST` with a ``CustomerBasket``: replaces the buyer's basket; 400 with a JSON error when invalid;
+/// - `POST` with a ``CustomerBasket``: replaces the buyer's basket;
 /// - `DELETE {buyerId}`: 204, or 404 when there was no basket.
+///
+/// A buyer id, a body over 256 KiB or any body field out of range (``CustomerBasket/validate()``) gets a 400 (413 for
+/// the size) with `{"error": {"message": "…", "field": "items[0].quantity"}}`.
 public struct BasketController<Context: RequestContext>: Sendable {
     let repository: any BasketRepository
 
@@ -22,7 +26,7 @@ public struct BasketController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func basket(_ request: Request, context: Context) async throws -> CustomerBasket {
-        let buyerId = try context.parameters.require("buyerId")
+        let buyerId = try CustomerBasket.validBuyerId(context.parameters.get("buyerId") ?? "")
         return try await repository.basket(buyerId: buyerId) ?? CustomerBasket(buyerId: buyerId)
     }
 
@@ -33,7 +37,7 @@ public struct BasketController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> HTTPResponse.Status {
-        let buyerId = try context.parameters.require("buyerId")
+        let buyerId = try CustomerBasket.validBuyerId(context.parameters.get("buyerId") ?? "")
         guard try await repository.delete(buyerId: buyerId) else {
             throw HTTPError(.notFound, message: "buyer '\(buyerId)' has no basket")
         }

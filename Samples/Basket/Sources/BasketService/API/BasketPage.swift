@@ -18,7 +18,7 @@ public struct BasketPage<Context: RequestContext>: Sendable {
     }
 
     @Sendable func page(_ request: Request, context: Context) async throws -> HTML {
-        let buyerId = try context.parameters.require("buyerId")
+        let buyerId = try CustomerBasket.validBuyerId(context.parameters.get("buyerId") ?? "")
         let basket = try await repository.basket(buyerId: buyerId) ?? CustomerBasket(buyerId: buyerId)
         return HTML(Self.render(basket))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SampleSupport
 
 /// A line of a basket, in eShop's JSON shape:
 /// `{"id": "…", "productId": 1, "productName": "…", "unitPrice": 19.5, "oldUnitPrice": 0, "quantity": 1}`.
@@ -30,15 +31,15 @@ public struct BasketItem: Codable, Sendable, Hashable {
         self.quantity = quantity
     }
 
-    /// Decodes a line; `id` and `oldUnitPrice` may be absent.
+    /// Decodes a line; `id` and `oldUnitPrice` may be absent. A number that does not fit names its field in the error.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decodeIfPresent(String.self, forKey: .id) ?? UUID().uuidString.lowercased()
-        productId = try container.decode(Int.self, forKey: .productId)
-        productName = try container.decode(String.self, forKey: .productName)
-        unitPrice = try container.decode(Decimal.self, forKey: .unitPrice)
-        oldUnitPrice = try container.decodeIfPresent(Decimal.self, forKey: .oldUnitPrice) ?? 0
-        quantity = try container.decode(Int.self, forKey: .quantity)
+        id = try container.decodeFieldIfPresent(String.self, forKey: .id) ?? UUID().uuidString.lowercased()
+        productId = try container.decodeField(Int.self, forKey: .productId)
+        productName = try container.decodeField(String.self, forKey: .productName)
+        unitPrice = try container.decodeField(Decimal.self, forKey: .unitPrice)
+        oldUnitPrice = try container.decodeFieldIfPresent(Decimal.self, forKey: .oldUnitPrice) ?? 0
+        quantity = try container.decodeField(Int.self, forKey: .quantity)
     }
 
     /// Whether the catalog changed this product's price since it was put in the basket.

@@ -1,4 +1,4 @@
-import Hummingbird
+import SampleSupport
 
 /// A buyer's basket, in eShop's JSON shape: `{"buyerId": "…", "items": [BasketItem]}`.
 public struct CustomerBasket: Codable, Sendable, Hashable {
@@ -13,23 +13,40 @@ public struct CustomerBasket: Codable, Sendable, Hashable {
         self.items = items
     }
 
-    /// Rejects what no basket may hold. Throws a 400 with a JSON error.
+    /// Decodes a basket; a number that does not fit names its field in the error (`items[1].quantity`).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        buyerId = try container.decodeField(String.self, forKey: .buyerId)
+        items = try container.decodeField([BasketItem].self, forKey: .items)
+    }
+
+    /// The most lines a basket holds.
+    public static let maximumLines = 100
+
+    /// Checks a buyer id from a path or a body: 1...200 bytes, no `/`, no control characters. Throws
+    /// ``InvalidField`` naming `field`.
+    @discardableResult
+    public static func validBuyerId(_ buyerId: String, field: String = "buyerId") throws -> String {
+        try FieldValidation.text(buyerId, field: field, bytes: 1...200)
+        guard !buyerId.contains("/") else { throw InvalidField(field, "must not contain '/'") }
+        return buyerId
+    }
+
+    /// Rejects what no basket may hold: every field is bounded, and a 400 names the first one out of range
+    /// (`items[2].quantity`).
     public func validate() throws {
-        guard !buyerId.isEmpty, buyerId.utf8.count <= 200, !buyerId.contains("/") else {
-            throw HTTPError(.badRequest, message: "buyerId must have 1...200 bytes and no '/'")
-        }
-        guard items.count <= 100 else { throw HTTPError(.badRequest, message: "a basket holds at most 100 lines") }
+        try Self.validBuyerId(buyerId)
+        guard items.count <= Self.maximumLines else { throw InvalidField("items", "a basket holds at most \(Self.maximumLines) lines") }
         var ids = Set<String>()
-        for item in items {
-            guard ids.insert(item.id).inserted else { throw HTTPError(.badRequest, message: "line id '\(item.id)' appears twice") }
-            guard !item.id.isEmpty, item.id.utf8.count <= 100 else { throw HTTPError(.badRequest, message: "a line id must have 1...100 bytes") }
-            guard !item.productName.isEmpty else { throw HTTPError(.badRequest, message: "productName must not be empty") }
-            guard item.unitPrice >= 0, item.oldUnitPrice >= 0 else {
-                throw HTTPError(.badRequest, message: "prices must not be negative (line '\(item.id)')")
-            }
-            guard (1...10_000).contains(item.quantity) else {
-                throw HTTPError(.badRequest, message: "quantity must be 1...10000 (line '\(item.id)')")
-            }
+        for (index, item) in items.enumerated() {
+            let line = "items[\(index)]"
+            try FieldValidation.text(item.id, field: "\(line).id", bytes: 1...100)
+            guard ids.insert(item.id).inserted else { throw InvalidField("\(line).id", "appears on two lines") }
+            try FieldValidation.integer(item.productId, field: "\(line).productId", in: FieldValidation.identifiers)
+            try FieldValidation.text(item.productName, field: "\(line).productName", bytes: 1...200)
+            try FieldValidation.price(item.unitPrice, field: "\(line).unitPrice")
+            try FieldValidation.price(item.oldUnitPrice, field: "\(line).oldUnitPrice")
+            try FieldValidation.integer(item.quantity, field: "\(line).quantity", in: 1...10_000)
         }
     }
 }

@@ -1,6 +1,7 @@
 import EventBus
 import Hummingbird
 import Logging
+import SampleSupport
 
 extension CatalogItem: ResponseCodable {}
 extension CatalogPage: ResponseCodable {}
@@ -10,7 +11,11 @@ extension CatalogPage: ResponseCodable {}
 /// - `GET items/{id}`: one ``CatalogItem``, 404 when unknown;
 /// - `PUT items` with a ``CatalogItemUpdate``: saves the item and, when its price changed, a
 ///   ``ProductPriceChangedIntegrationEvent`` through the outbox in one transaction, then publishes the event.
-///   Unknown item → 404; malformed body or negative price → 400, with `{"error": {"message": "…"}}`.
+///   Unknown item → 404.
+///
+/// Every query parameter, path parameter and body field is bounded (``CatalogItemUpdate/validate()``,
+/// `FieldValidation`): a value out of range, not a number, or a body over 256 KiB gets a 400 (413 for the size) with
+/// `{"error": {"message": "…", "field": "pageIndex"}}`.
 public struct CatalogController<Context: RequestContext>: Sendable {
     let repository: any CatalogRepository
     let publisher: OutboxPublisher
@@ -28,25 +33,19 @@ public struct CatalogController<Context: RequestContext>: Sendable {
         group.put("items", use: update)
     }
 
+    /// The largest `pageIndex`: far past the last page of any catalog, and `pageIndex * pageSize` stays small.
+    static var maximumPageIndex: Int { 1_000_000 }
+
     @Sendable func list(_ request: Request, context: Context) async throws -> CatalogPage {
-        let size = try Self.integer("pageSize", in: request) ?? 10
-        let index = try Self.integer("pageIndex", in: request) ?? 0
-        guard (1...100).contains(size), index >= 0 else {
-            throw HTTPError(.badRequest, message: "pageSize must be 1...100 and pageIndex at least 0")
-        }
+        let query = request.uri.queryParameters
+        let size = try FieldValidation.integer(query.get("pageSize"), field: "pageSize", in: 1...100, default: 10)
+        let index = try FieldValidation.integer(query.get("pageIndex"), field: "pageIndex", in: 0...Self.maximumPageIndex, default: 0)
         let (items, total) = try await repository.page(index: index, size: size)
         return CatalogPage(pageIndex: index, pageSize: size, count: total, data: items)
     }
 
-    /// The query parameter `name` as an integer; `nil` when absent, a 400 when not a number.
-    static func integer(_ name: String, in request: Request) throws -> Int? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
-        guard let value = Int(text) else { throw HTTPError(.badRequest, message: "\(name) must be an integer, not '\(text)'") }
-        return value
-    }
-
     @Sendable func item(_ request: Request, context: Context) async throws -> CatalogItem {
-        let id = try context.parameters.require("id", as: Int.self)
+        let id = try FieldValidation.integer(context.parameters.get("id"), field: "id", in: FieldValidation.identifiers)
         guard let item = try await repository.item(id: id) else {
             throw HTTPError(.notFound, message: "no catalog item has id \(id)")
         }

@@ -1,5 +1,5 @@
 import Foundation
-import Hummingbird
+import SampleSupport
 
 /// The body of `PUT /api/v1/catalog/items`: the item's id and its new values. `name` and `description` may be
 /// left out to keep them; `price` is required.
@@ -21,12 +21,23 @@ public struct CatalogItemUpdate: Codable, Sendable, Hashable {
         self.price = price
     }
 
-    /// Rejects what no item may hold: a negative price, an empty name. Throws a 400 with a JSON error.
+    /// Decodes an update; a number that does not fit names its field in the error.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeField(Int.self, forKey: .id)
+        name = try container.decodeFieldIfPresent(String.self, forKey: .name)
+        description = try container.decodeFieldIfPresent(String.self, forKey: .description)
+        price = try container.decodeField(Decimal.self, forKey: .price)
+    }
+
+    /// Rejects what no item may hold: an id out of range, a price that is negative, absurd or has more than four
+    /// decimals, an empty or oversized name or description. Throws ``InvalidField`` (a 400 naming the field).
     public func validate() throws {
-        guard price >= 0 else { throw HTTPError(.badRequest, message: "price must not be negative (got \(price))") }
-        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
-            throw HTTPError(.badRequest, message: "name must not be empty")
-        }
+        try FieldValidation.integer(id, field: "id", in: FieldValidation.identifiers)
+        try FieldValidation.price(price, field: "price")
+        if let name { try FieldValidation.text(name, field: "name", bytes: 1...200) }
+        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty { throw InvalidField("name", "must not be blank") }
+        if let description { try FieldValidation.text(description, field: "description", bytes: 0...FieldValidation.maximumTextBytes) }
     }
 
     /// `item` with this update's values.

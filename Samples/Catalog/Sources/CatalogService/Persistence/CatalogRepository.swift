@@ -7,7 +7,8 @@ public protocol CatalogRepository: Sendable {
     func migrate() async throws
     /// Inserts `items` when the catalog is empty (first start).
     func seedIfEmpty(_ items: [CatalogItem]) async throws
-    /// One page of items ordered by id, and the total count. One query each.
+    /// One page of items ordered by id, and the total count. One query each. Throws
+    /// ``CatalogStorageError/pageOutOfRange(index:size:)`` for a negative index or size, or an overflowing offset.
     func page(index: Int, size: Int) async throws -> (items: [CatalogItem], total: Int)
     /// The item with `id`, or `nil`.
     func item(id: Int) async throws -> CatalogItem?

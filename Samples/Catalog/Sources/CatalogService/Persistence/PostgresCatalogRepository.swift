@@ -45,12 +45,13 @@ public struct PostgresCatalogRepository: CatalogRepository {
     }
 
     public func page(index: Int, size: Int) async throws -> (items: [CatalogItem], total: Int) {
+        let window = try CatalogPaging.window(index: index, size: size)
         var total = 0
         for try await value in try await store.client.query("SELECT COUNT(*) FROM catalog_items", logger: logger).decode(Int.self) {
             total = value
         }
         let rows = try await store.client.query(
-            "SELECT id, name, description, price FROM catalog_items ORDER BY id LIMIT \(size) OFFSET \(index * size)", logger: logger)
+            "SELECT id, name, description, price FROM catalog_items ORDER BY id LIMIT \(window.limit) OFFSET \(window.offset)", logger: logger)
         var items: [CatalogItem] = []
         for try await (id, name, description, price) in rows.decode((Int, String, String, Decimal).self) {
             items.append(CatalogItem(id: id, name: name, description: description, price: price))

@@ -38,11 +38,12 @@ public struct SQLiteCatalogRepository: CatalogRepository {
     }
 
     public func page(index: Int, size: Int) async throws -> (items: [CatalogItem], total: Int) {
-        try await store.database.read { db in
+        let window = try CatalogPaging.window(index: index, size: size)
+        return try await store.database.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM catalog_items") ?? 0
             let rows = try Row.fetchAll(
                 db, sql: "SELECT id, name, description, price FROM catalog_items ORDER BY id LIMIT ? OFFSET ?",
-                arguments: [size, index * size])
+                arguments: [window.limit, window.offset])
             return (try rows.map(Self.item(from:)), total)
         }
     }
