@@ -5,8 +5,9 @@ import SampleSupport
 
 /// Builds the Basket service: its database, the bus with its `ProductPriceChangedIntegrationEvent` subscription,
 /// the HTTP API and the basket page. Run the result with `runService()` (the `basket` executable) or test it with
-/// HummingbirdTesting; its service group runs the PostgreSQL client (when used) and the bus, which declares the
-/// service queue, binds it and consumes; they shut down gracefully after the HTTP server.
+/// HummingbirdTesting; its service group runs the PostgreSQL client (when used), the bus, which declares the
+/// service queue, binds it and consumes, and the pruner of processed-message ids (kept twice the events'
+/// time-to-live, at least 2 days); they shut down gracefully after the HTTP server.
 ///
 /// - Parameters:
 ///   - configuration: where the broker and database are, and what to listen on.
@@ -34,7 +35,8 @@ public func buildBasketApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
         logger: logger)
-    application.addServices(database.services + [bus])
+    let pruner = database.processedMessagePruner(eventTimeToLive: retryPolicy.eventTimeToLive, logger: logger)
+    application.addServices(database.services + [bus, pruner])
     logger.info("basket configured", metadata: [
         "database": "\(configuration.database)", "exchange": "\(configuration.exchange)",
         "queue": "\(configuration.queueName ?? configuration.serviceName)", "port": "\(configuration.port)",

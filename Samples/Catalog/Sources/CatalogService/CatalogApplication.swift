@@ -5,8 +5,8 @@ import SampleSupport
 
 /// Builds the Catalog service: its database (seeded with ``CatalogSeed/items`` on first start), the bus, the
 /// outbox publisher and relay, and the HTTP API. Run the result with `runService()` (the `catalog` executable) or
-/// test it with HummingbirdTesting; its service group runs the PostgreSQL client (when used), the bus and the
-/// relay, and shuts them down gracefully after the HTTP server.
+/// test it with HummingbirdTesting; its service group runs the PostgreSQL client (when used), the bus, the relay and
+/// the pruner of processed-message ids, and shuts them down gracefully after the HTTP server.
 ///
 /// - Parameters:
 ///   - configuration: where the broker and database are, and what to listen on.
@@ -34,7 +34,9 @@ public func buildCatalogApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
         logger: logger)
-    application.addServices(database.services + [bus, relay])
+    // The catalog subscribes to nothing yet, but its bus deduplicates with the database: keep that table bounded too.
+    let pruner = database.processedMessagePruner(eventTimeToLive: RetryPolicy.eventGrid.eventTimeToLive, logger: logger)
+    application.addServices(database.services + [bus, relay, pruner])
     logger.info("catalog configured", metadata: [
         "database": "\(configuration.database)", "exchange": "\(configuration.exchange)", "port": "\(configuration.port)",
     ])
