@@ -99,12 +99,15 @@ actor AdminSession {
         try await channel().queueBind(queue, exchange: exchange, routingKey: BenchmarkEvent.eventTypeName)
     }
 
-    /// Re-declares the runner's queue as the bus declares a service queue (durable, `x-queue-type` classic: the
-    /// arguments must match or the bus's own declare fails) and binds it for ``BenchmarkEvent``s.
+    /// Re-declares the runner's queue as the bus declares a service queue (durable, `x-queue-type` classic, dead
+    /// letters to `<queue>.dead-letter`: the arguments must match or the bus's own declare fails) and binds it for
+    /// ``BenchmarkEvent``s.
     func prepareBusQueue(_ queue: String) async throws {
         let channel = try await channel()
         _ = try await channel.queueDelete(queue)
-        try await channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": "classic"])
+        try await channel.queueDeclare(queue, durable: true, arguments: [
+            "x-queue-type": "classic", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": .string("\(queue).dead-letter"),
+        ])
         try await bindForEvents(queue)
     }
 

@@ -15,6 +15,9 @@ final class ChannelLink: @unchecked Sendable {
     /// Whether a channel is current and open.
     var isConnected: Bool { lock.withLock { channel?.isOpen ?? false } }
 
+    /// Whether the broker blocks the current channel's connection (a resource alarm).
+    var isBlocked: Bool { lock.withLock { channel?.connection.isBlocked ?? false } }
+
     /// Stops handing out `channel` (it stalls or the broker nacks on it) and returns `true` for the first caller only,
     /// who then closes it and has it replaced.
     func abandon(_ channel: AMQPChannel) -> Bool {

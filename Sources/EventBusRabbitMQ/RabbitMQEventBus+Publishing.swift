@@ -40,6 +40,17 @@ extension RabbitMQEventBus {
             return Array(repeating: .failure(error), count: events.count)
         }
         defer { finishPublish() }
+        let limit = configuration.maxEventSize
+        if events.contains(where: { $0.payload.count > limit }) {
+            // Refused before anything is sent: the shared channel never sees a message the consumers could not read.
+            let fitting = events.filter { $0.payload.count <= limit }
+            var sent = fitting.isEmpty ? [] : await publishAll(fitting)[...]
+            return events.map { event in
+                event.payload.count > limit
+                    ? .failure(EventBusError.eventTooLarge(eventID: event.id, size: event.payload.count, limit: limit))
+                    : sent.popFirst() ?? .failure(EventBusError.shuttingDown)
+            }
+        }
         var events = events
         for index in events.indices where events[index].source == nil { events[index].source = configuration.serviceName }
         guard BusTracing.isActive else { return await publishConfirmed(events) }
@@ -64,16 +75,57 @@ extension RabbitMQEventBus {
     /// Sends `events` until each is confirmed, failed for good, or out of time.
     private func publishConfirmed(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
         let started = ContinuousClock.now
-        let deadline = started + configuration.publishTimeout
         let exchange = topology.exchange
         let messages = events.map { event in
             AMQPOutboundMessage(
                 event.payload, exchange: exchange, routingKey: event.eventType, mandatory: true,
                 properties: WireFormat.properties(for: event))
         }
-        var results = [Result<Void, any Error>?](repeating: nil, count: events.count)
-        var unsent = Array(events.indices)
         metrics.published.increment(by: events.count)
+        let outcomes = await sendConfirmed(messages, until: started + configuration.publishTimeout)
+        return zip(events, outcomes).map { event, outcome in
+            switch outcome {
+            case .confirmed:
+                metrics.confirmed.increment()
+                metrics.confirmLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
+                return .success(())
+            case .returned(let code, let text, let exchange, let routingKey):
+                metrics.returned.increment()
+                return .failure(EventBusError.publishFailed(
+                    eventID: event.id,
+                    reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)', or none of the bound ones is available, e.g. a classic queue whose node is down (\(code) \(text)); start a consuming service or bind a queue (in a cluster, quorum queues stay available when a node is down)"))
+            case .refused(let text):
+                return .failure(EventBusError.publishFailed(eventID: event.id, reason: text))
+            case .timedOut:
+                return .failure(EventBusError.publishTimedOut(eventID: event.id, after: configuration.publishTimeout))
+            case .stopped(let error):
+                return .failure(error)
+            }
+        }
+    }
+
+    /// What became of one message sent with ``sendConfirmed(_:until:)``.
+    enum SendOutcome: Sendable {
+        /// The broker confirmed it.
+        case confirmed
+        /// Mandatory and unroutable: the broker returned it.
+        case returned(replyCode: AMQPReplyCode, replyText: String, exchange: String, routingKey: String)
+        /// It can never be sent as it is (it cannot be encoded: a short string over 255 bytes, a header table over
+        /// the frame size).
+        case refused(String)
+        /// Not confirmed before the deadline (it may or may not have reached the broker).
+        case timedOut
+        /// The bus stopped publishing.
+        case stopped(any Error)
+    }
+
+    /// Sends `messages` on the publishing channel, in order, until each is confirmed, returned or refused, or
+    /// `deadline` passes. A message whose confirm is unknown (the connection or channel broke, the broker nacked,
+    /// confirms stalled) is sent again on the next channel. Used for events and for the copies forwarded to retry
+    /// and dead-letter queues alike, so both get the same channel replacement and stall rules.
+    func sendConfirmed(_ messages: [AMQPOutboundMessage], until deadline: ContinuousClock.Instant) async -> [SendOutcome] {
+        var results = [SendOutcome?](repeating: nil, count: messages.count)
+        var unsent = Array(messages.indices)
         while !unsent.isEmpty {
             let outcomes: [Result<Void, AMQPError>]
             let channel: AMQPChannel
@@ -86,7 +138,7 @@ extension RabbitMQEventBus {
                         abandon(stalled, because: "no publisher confirm for \(stall)")
                     }, timeoutError: { PublishDeadlinePassed() })
             } catch {
-                for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
+                for index in unsent { results[index] = error is PublishDeadlinePassed ? .timedOut : .stopped(error) }
                 break
             }
             var again: [Int] = []
@@ -95,16 +147,11 @@ extension RabbitMQEventBus {
             for (index, outcome) in zip(unsent, outcomes) {
                 switch outcome {
                 case .success:
-                    metrics.confirmed.increment()
-                    metrics.confirmLatency.recordNanoseconds(Int64((ContinuousClock.now - started).nanoseconds))
-                    results[index] = .success(())
+                    results[index] = .confirmed
                 case .failure(.returned(let code, let text, let exchange, let routingKey)):
-                    metrics.returned.increment()
-                    results[index] = .failure(EventBusError.publishFailed(
-                        eventID: events[index].id,
-                        reason: "no queue is bound for '\(routingKey)' on exchange '\(exchange)', or none of the bound ones is available, e.g. a classic queue whose node is down (\(code) \(text)); start a consuming service or bind a queue (in a cluster, quorum queues stay available when a node is down)"))
+                    results[index] = .returned(replyCode: code, replyText: text, exchange: exchange, routingKey: routingKey)
                 case .failure(.invalidArgument(let text)):
-                    results[index] = .failure(EventBusError.publishFailed(eventID: events[index].id, reason: text))
+                    results[index] = .refused(text)
                 case .failure(let error):
                     // Connection or channel trouble, or a nack: the confirm is unknown, so send again once a channel
                     // is back (consumers deduplicate a message that did arrive).
@@ -120,20 +167,18 @@ extension RabbitMQEventBus {
             guard let trouble else { break }
             logger.debug(
                 "publish will be retried",
-                metadata: ["event.count": "\(again.count)", "first.event.id": "\(events[again[0]].id)", "error": "\(trouble)"])
+                metadata: ["message.count": "\(again.count)", "first.message.id": "\(messages[again[0]].properties.messageID ?? "")", "error": "\(trouble)"])
             do {
                 guard ContinuousClock.now < deadline else { throw PublishDeadlinePassed() }
                 try await Task.sleep(for: .milliseconds(20))
                 // After the pause, not at once: a channel or connection that broke may still look open for a moment.
                 replace(channel)
             } catch {
-                for index in unsent { results[index] = .failure(failure(error, for: events[index])) }
+                for index in unsent { results[index] = error is PublishDeadlinePassed ? .timedOut : .stopped(error) }
                 break
             }
         }
-        return results.indices.map { index in
-            results[index] ?? .failure(EventBusError.publishTimedOut(eventID: events[index].id, after: configuration.publishTimeout))
-        }
+        return results.map { $0 ?? .timedOut }
     }
 
     /// After a publish failed on `channel`: when the channel still looks open (``abandon(_:because:)`` is closing it,
@@ -172,12 +217,6 @@ extension RabbitMQEventBus {
             await channel.close()
             replace(channel)
         }
-    }
-
-    /// The error an event gets when its publish stopped on `error`: the deadline becomes the event's own timeout.
-    private func failure(_ error: any Error, for event: RawEvent) -> any Error {
-        guard error is PublishDeadlinePassed else { return error }
-        return EventBusError.publishTimedOut(eventID: event.id, after: configuration.publishTimeout)
     }
 }
 

@@ -3,6 +3,7 @@ import EventBus
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// The event bus on RabbitMQ: a swift-service-lifecycle `Service`. Its `run()` owns the connections (one for
@@ -39,9 +40,19 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     private var shuttingDown = false
     private var running = false
     private var pendingPublishes = 0
+    /// Set once consuming has stopped for good (its handlers finished or were abandoned): the publishing connection
+    /// then only waits for pending publishes before it closes, as a finishing handler may still forward a retry.
+    private var consumingEnded = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var consumerWake: CheckedContinuation<Void, Never>?
     private let shutdown = ShutdownSignal()
+    /// `shuttingDown` without a lock, for the check on every delivery.
+    private let stopping = Atomic<Bool>(false)
+    /// Forwards (to retry and dead-letter queues) that failed in a row, per event.
+    let forwardFailures = ForwardFailures()
+    private let dedupWarning = Mutex(false)
+    /// Test hook: runs after the consuming side read its subscriptions and before it became visible to `subscribe`.
+    package var beforeConsumerIsRecorded: (@Sendable () async -> Void)?
 
     /// Creates the bus. Nothing connects until `run()`.
     public init(
@@ -71,7 +82,10 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await self.superviseConsumer() }
+                    group.addTask {
+                        await self.superviseConsumer()
+                        self.endConsuming()
+                    }
                     group.addTask { await self.supervisePublisher() }
                     await group.waitForAll()
                 }
@@ -97,14 +111,21 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     private func beginShutdown() {
         let (consumer, wake) = state.withLock { () -> (AMQPConsumer?, CheckedContinuation<Void, Never>?) in
             shuttingDown = true
+            stopping.store(true, ordering: .releasing)
             let wake = consumerWake
             consumerWake = nil
             return (activeConsumer, wake)
         }
         wake?.resume()
         shutdown.fire()
-        logger.info("event bus shutting down: consuming stops, in-flight handlers finish")
-        if let consumer { Task { try? await consumer.cancel() } }
+        logger.info("event bus shutting down: consuming stops, handlers that started finish (at most \(configuration.shutdownGracePeriod)), the rest go back to the queue")
+        if let consumer {
+            Task {
+                try? await consumer.cancel()
+                // Deliveries prefetched but not started go back at once, even while a handler still runs.
+                _ = try? consumer.giveBackBuffered()
+            }
+        }
     }
 
     private func connect(role: String) async throws -> AMQPConnection {
@@ -138,9 +159,13 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 } onCancel: {
                     Task { await connection.close() }
                 }
+                if isShuttingDown, !Task.isCancelled {
+                    // Graceful: the channel stays while consuming winds down (its handlers may forward retries) and
+                    // until every pending publish is settled (each is bounded by its own timeout).
+                    await drainPublishes()
+                }
                 publisher.retract(channel)
                 if isShuttingDown || Task.isCancelled {
-                    await drainPublishes()
                     await connection.close()
                     break
                 }
@@ -182,22 +207,41 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
     }
 
-    /// Counts a publish call out; the last one wakes a graceful shutdown waiting for publishes to finish.
+    /// Counts a forward in: unlike a publish it is taken while shutting down (a handler that started may finish).
+    func beginForward() {
+        state.withLock { pendingPublishes += 1 }
+    }
+
+    /// Counts a publish or forward out; the last one wakes a graceful shutdown waiting for publishes to finish.
     func finishPublish() {
         let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
             pendingPublishes -= 1
-            guard pendingPublishes == 0 else { return [] }
-            let taken = drainWaiters
-            drainWaiters.removeAll()
-            return taken
+            return takeDrainWaitersIfDrained()
         }
         for waiter in waiters { waiter.resume() }
     }
 
+    private func endConsuming() {
+        let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
+            consumingEnded = true
+            return takeDrainWaitersIfDrained()
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Called with the lock held.
+    private func takeDrainWaitersIfDrained() -> [CheckedContinuation<Void, Never>] {
+        guard pendingPublishes == 0, consumingEnded else { return [] }
+        let taken = drainWaiters
+        drainWaiters.removeAll()
+        return taken
+    }
+
+    /// Returns once consuming has ended and no publish or forward is pending.
     private func drainPublishes() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock {
-                if pendingPublishes == 0 { return true }
+                if pendingPublishes == 0, consumingEnded { return true }
                 drainWaiters.append(continuation)
                 return false
             }
@@ -274,13 +318,14 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             do {
                 let connection = try await connect(role: "consumer")
                 attempt = 0
-                do {
-                    try await withTaskCancellationHandler {
-                        try await consume(on: connection)
-                    } onCancel: {
-                        Task { await connection.close() }
-                    }
-                } catch {
+                let outcome = await withTaskCancellationHandler {
+                    await consumeWithinGracePeriod(on: connection)
+                } onCancel: {
+                    Task { await connection.close() }
+                }
+                switch outcome {
+                case .ended(nil), .graceExpired: break
+                case .ended(let error?):
                     if !isShuttingDown {
                         logger.warning(
                             "event bus consumer connection lost; reconnecting (the broker redelivers what was not acknowledged)",
@@ -300,25 +345,77 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
     }
 
+    private enum ConsumeOutcome: Sendable {
+        /// Consuming ended (normally, or with the error that ended it).
+        case ended((any Error)?)
+        /// A graceful shutdown's grace period ran out with handlers still running: they are abandoned.
+        case graceExpired
+    }
+
+    /// Consumes on `connection` until it ends; once a graceful shutdown begins, waits at most
+    /// ``RabbitMQEventBusConfiguration/shutdownGracePeriod`` for handlers that started, so that a stuck handler
+    /// cannot hang the shutdown (its delivery goes back to the queue when the connection closes).
+    private func consumeWithinGracePeriod(on connection: AMQPConnection) async -> ConsumeOutcome {
+        let outcome = FirstOutcome<ConsumeOutcome>()
+        let work = Task {
+            do {
+                try await consume(on: connection)
+                outcome.set(.ended(nil))
+            } catch {
+                outcome.set(.ended(error))
+            }
+        }
+        let grace = configuration.shutdownGracePeriod
+        let timer = Task {
+            await shutdown.wait()
+            try? await Task.sleep(for: grace)
+            outcome.set(.graceExpired)
+        }
+        let result = await withTaskCancellationHandler {
+            await outcome.wait()
+        } onCancel: {
+            // A hard stop: nothing waits for handlers.
+            outcome.set(.graceExpired)
+        }
+        timer.cancel()
+        if case .graceExpired = result, !Task.isCancelled {
+            logger.warning(
+                "handlers still running after the shutdown grace period; their deliveries go back to the queue",
+                metadata: ["grace": "\(grace)"])
+        }
+        _ = work
+        return result
+    }
+
     private func consume(on connection: AMQPConnection) async throws {
         let setup = try await connection.openChannel()
         let subscriptions = registry.all
         try await topology.declareConsumerSide(
             on: setup, eventTypes: Set(subscriptions.map(\.eventType)),
             retryDelays: Set(subscriptions.flatMap { $0.options.retryPolicy.usedDelays }))
-        await setup.close()
+        warnIfDedupIsInMemory()
+        await beforeConsumerIsRecorded?()
 
-        let forward = try await connection.openChannel()
-        try await forward.confirmSelect(window: 1_000)
         let channel = try await connection.openChannel()
-        let consumer = try await channel.consume(queue: topology.queue, prefetch: configuration.prefetch)
+        // A body over the event size limit is not read at all: it arrives empty, with its announced size.
+        let consumer = try await channel.consume(
+            queue: topology.queue, prefetch: configuration.prefetch, maxBodySize: configuration.maxEventSize)
         let stopNow = state.withLock {
             consumerConnection = connection
             activeConsumer = consumer
             return shuttingDown
         }
         if stopNow { try? await consumer.cancel() }
-        logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(subscriptions.map(\.id.name))"])
+        // A subscription added after `registry.all` above but before the connection was recorded saw no connection
+        // and bound nothing: bind it now (either this or `add` sees the other; declaring twice is harmless).
+        let late = registry.all.filter { added in !subscriptions.contains { $0.id == added.id } }
+        if !late.isEmpty {
+            try await topology.declareConsumerSide(
+                on: setup, eventTypes: Set(late.map(\.eventType)),
+                retryDelays: Set(late.flatMap { $0.options.retryPolicy.usedDelays }))
+        }
+        await setup.close()
+        logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(registry.all.map(\.id.name))"])
 
         var collectors: [String: BatchCollector] = [:]
         for subscription in subscriptions {
@@ -326,7 +423,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 collectors[subscription.id.name] = BatchCollector(subscription: subscription, policy: batch, pipeline: pipeline)
             }
         }
-        let context = ConsumeContext(consumer: consumer, forward: forward, collectors: collectors)
+        let context = ConsumeContext(consumer: consumer, collectors: collectors)
         let limit = configuration.handlerConcurrency
         try await withThrowingTaskGroup(of: Void.self) { group in
             for collector in collectors.values { group.addTask { await collector.run() } }
@@ -337,6 +434,11 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 try await withTaskExecutorPreference(executor) {
                     for try await delivery in consumer {
                         metrics.consumed.increment()
+                        if stopping.load(ordering: .acquiring) {
+                            // Shutting down: a delivery that did not start goes back to the broker at once.
+                            try? consumer.nack(delivery, requeue: true)
+                            continue
+                        }
                         if limit == 1 {
                             await process(delivery, context)
                         } else {
@@ -359,15 +461,30 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
     }
 
+    /// Says once, in plain words, that duplicates are caught only while this process lives.
+    private func warnIfDedupIsInMemory() {
+        guard pipeline.store is InMemoryProcessedMessageStore else { return }
+        let first = dedupWarning.withLock { warned in
+            defer { warned = true }
+            return !warned
+        }
+        guard first else { return }
+        logger.warning(
+            "deduplication is in memory only: after a restart this service may apply an event it handled before a second time; pass a SQLite or PostgreSQL ProcessedMessageStore to RabbitMQEventBus(configuration:store:logger:) to keep it")
+    }
+
     struct ConsumeContext: Sendable {
         /// Acks go through the consumer, which batches them while deliveries are buffered.
         let consumer: AMQPConsumer
         var channel: AMQPChannel { consumer.channel }
-        let forward: AMQPChannel
         let collectors: [String: BatchCollector]
     }
 
     private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
+        if let omitted = delivery.omittedBodySize {
+            rejectTooLarge(delivery, size: omitted, context)
+            return
+        }
         guard let event = WireFormat.inbound(delivery, codec: configuration.codec) else {
             let placeholder = InboundEvent(
                 raw: RawEvent(eventType: delivery.properties.type ?? delivery.routingKey, id: "", payload: delivery.body),
@@ -415,49 +532,151 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
     }
 
-    /// Carries out a delivery's decisions: forward retries and dead letters (confirmed), then ack. If a copy
-    /// cannot be forwarded the delivery is requeued instead: nothing is lost.
-    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ context: ConsumeContext) async {
+    /// A body over ``RabbitMQEventBusConfiguration/maxEventSize``: rejected without requeue, so the broker moves it as it
+    /// arrived to the dead-letter queue (the service queue's dead-letter route); the reason goes to the log and metrics.
+    private func rejectTooLarge(_ delivery: AMQPDelivery, size: UInt64, _ context: ConsumeContext) {
+        metrics.deadLettered.increment()
+        logger.warning("event dead-lettered", metadata: [
+            "reason": "\(DeadLetterReason.tooLarge.rawValue)", "size": "\(size)", "limit": "\(configuration.maxEventSize)",
+            "event.id": "\(delivery.properties.messageID ?? "")", "queue": "\(topology.deadLetterQueue)",
+        ])
         do {
+            try context.consumer.reject(delivery, requeue: false)
+        } catch {
+            logger.debug("could not reject a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Carries out a delivery's decisions: forward retries and dead letters (confirmed, on the publishing connection),
+    /// then ack. A forward that fails gives the delivery back after a growing pause; after
+    /// ``RabbitMQEventBusConfiguration/maxForwardAttempts`` failures in a row (or at once when the copy can never be
+    /// sent) the delivery is rejected, and the broker dead-letters it as it arrived. Nothing is lost either way.
+    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ context: ConsumeContext) async {
+        var copies: [AMQPOutboundMessage] = []
+        for decision in decisions {
+            switch decision {
+            case .handled, .duplicate, .filtered:
+                continue
+            case .retry(let subscription, let attempt, let delay, let error):
+                let properties = WireFormat.forwarded(delivery, event: event, headers: [
+                    EventHeaders.deliveryAttempts: .int32(Int32(clamping: attempt)),
+                    EventHeaders.subscription: .string(subscription),
+                    EventHeaders.lastError: .string(String(error.prefix(1_000))),
+                ])
+                copies.append(AMQPOutboundMessage(delivery.body, routingKey: topology.retryQueue(delay: delay), mandatory: true, properties: properties))
+            case .deadLetter(let subscription, let reason, let error):
+                var headers: AMQPTable = [
+                    EventHeaders.deadLetterReason: .string(reason.rawValue),
+                    EventHeaders.deliveryAttempts: .int32(Int32(clamping: event.attempt)),
+                    EventHeaders.lastError: .string(String(error.prefix(1_000))),
+                    EventHeaders.deadLetteredAt: .string(EventDate.format(Date())),
+                ]
+                if let subscription { headers[EventHeaders.subscription] = .string(subscription) }
+                let properties = WireFormat.forwarded(delivery, event: event, headers: headers)
+                copies.append(AMQPOutboundMessage(delivery.body, routingKey: topology.deadLetterQueue, mandatory: true, properties: properties))
+            }
+        }
+        if !copies.isEmpty {
+            guard await forward(copies, of: delivery, event, context) else { return }
             for decision in decisions {
                 switch decision {
-                case .handled, .duplicate:
-                    continue
-                case .retry(let subscription, let attempt, let delay, let error):
-                    let properties = WireFormat.forwarded(delivery, event: event, headers: [
-                        EventHeaders.deliveryAttempts: .int32(Int32(attempt)),
-                        EventHeaders.subscription: .string(subscription),
-                        EventHeaders.lastError: .string(String(error.prefix(1_000))),
-                    ])
-                    try await context.forward.publish(delivery.body, routingKey: topology.retryQueue(delay: delay), mandatory: true, properties: properties)
+                case .retry(let subscription, _, let delay, let error):
                     metrics.retried.increment()
                     logger.info("event will be retried", metadata: pipeline.metadata(event, subscription).merging([
                         "delay_ms": "\(delay.milliseconds)", "error": "\(error)",
                     ]) { $1 })
                 case .deadLetter(let subscription, let reason, let error):
-                    var headers: AMQPTable = [
-                        EventHeaders.deadLetterReason: .string(reason.rawValue),
-                        EventHeaders.deliveryAttempts: .int32(Int32(event.attempt)),
-                        EventHeaders.lastError: .string(String(error.prefix(1_000))),
-                        EventHeaders.deadLetteredAt: .string(EventDate.format(Date())),
-                    ]
-                    if let subscription { headers[EventHeaders.subscription] = .string(subscription) }
-                    let properties = WireFormat.forwarded(delivery, event: event, headers: headers)
-                    try await context.forward.publish(delivery.body, routingKey: topology.deadLetterQueue, mandatory: true, properties: properties)
                     metrics.deadLettered.increment()
                     logger.warning("event dead-lettered", metadata: pipeline.metadata(event, subscription).merging([
                         "reason": "\(reason.rawValue)", "error": "\(error)", "queue": "\(topology.deadLetterQueue)",
                     ]) { $1 })
+                case .handled, .duplicate, .filtered:
+                    continue
                 }
             }
+        }
+        do {
             try context.consumer.ack(delivery)
             logger.debug("event acknowledged", metadata: pipeline.metadata(event, nil).merging(["decisions": "\(decisions)"]) { $1 })
         } catch {
             // When the connection went away every delivery it held ends here; the "connection lost" warning says it
             // once, and the broker redelivers them (the processed-message store absorbs what was handled already).
             let level: Logger.Level = context.channel.connection.isOpen ? .error : .debug
-            logger.log(level: level, "could not forward or acknowledge a delivery; it goes back to the queue", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
-            try? context.channel.nack(delivery.deliveryTag, requeue: true)
+            logger.log(level: level, "could not acknowledge a delivery; the broker delivers it again", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    /// Sends `copies` through the publishing channel with a deadline per confirm. Returns `true` when all are
+    /// confirmed; otherwise settles the delivery itself (requeue after a pause, or reject) and returns `false`.
+    private func forward(_ copies: [AMQPOutboundMessage], of delivery: AMQPDelivery, _ event: InboundEvent, _ context: ConsumeContext) async -> Bool {
+        let key = event.raw.id.isEmpty ? "tag:\(delivery.deliveryTag)" : event.raw.id
+        beginForward()
+        let outcomes = await sendConfirmed(copies, until: .now + configuration.forwardTimeout)
+        finishPublish()
+        var problem: String?
+        var permanent = false
+        var unroutable = false
+        for (copy, outcome) in zip(copies, outcomes) {
+            switch outcome {
+            case .confirmed: continue
+            case .returned(let code, let text, _, _):
+                unroutable = true
+                problem = "queue '\(copy.routingKey)' does not exist (\(code) \(text))"
+            case .refused(let text):
+                permanent = true
+                problem = "the copy for '\(copy.routingKey)' can never be sent: \(text)"
+            case .timedOut:
+                problem = "no confirm from the broker within \(configuration.forwardTimeout)"
+            case .stopped(let error):
+                problem = "\(error)"
+            }
+        }
+        guard let problem else {
+            forwardFailures.clear(key)
+            return true
+        }
+        metrics.forwardFailed.increment()
+        if unroutable { redeclareConsumerSide(on: context.channel.connection) }
+        // While the broker blocks publishing (a resource alarm) failures say nothing about the copy: do not count them.
+        let failures = publisher.isBlocked ? 1 : forwardFailures.record(key)
+        let metadata = pipeline.metadata(event, nil).merging([
+            "error": "\(problem)", "forward.failures": "\(failures)", "queue": "\(topology.deadLetterQueue)",
+        ]) { $1 }
+        if permanent || failures >= configuration.maxForwardAttempts {
+            forwardFailures.clear(key)
+            metrics.deadLettered.increment()
+            logger.error("could not forward an event to a retry or dead-letter queue; the broker dead-letters it as it arrived (no bus headers)", metadata: metadata)
+            do {
+                try context.consumer.reject(delivery, requeue: false)
+            } catch {
+                logger.debug("could not reject a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
+            }
+            return false
+        }
+        logger.warning("could not forward an event to a retry or dead-letter queue; it goes back to the queue after a pause", metadata: metadata)
+        try? await Task.sleep(for: ForwardFailures.backoff(after: failures))
+        do {
+            try context.consumer.nack(delivery, requeue: true)
+        } catch {
+            logger.debug("could not requeue a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
+        }
+        return false
+    }
+
+    /// Declares the service's queues again (one was deleted under it), in the background.
+    private func redeclareConsumerSide(on connection: AMQPConnection) {
+        let subscriptions = registry.all, topology = self.topology, logger = self.logger
+        Task {
+            do {
+                let channel = try await connection.openChannel()
+                try await topology.declareConsumerSide(
+                    on: channel, eventTypes: Set(subscriptions.map(\.eventType)),
+                    retryDelays: Set(subscriptions.flatMap { $0.options.retryPolicy.usedDelays }))
+                await channel.close()
+                logger.warning("declared the service's queues again: a retry or dead-letter queue was missing")
+            } catch {
+                logger.warning("could not declare the service's queues again", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -58,6 +58,28 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// keeps sending to the dead leader. Not applied while the broker blocks publishing (a resource alarm), when
     /// confirms are late for a reason resending cannot fix. Default 10 s; it matters only below ``publishTimeout``.
     public var publishConfirmStallTimeout: Duration
+    /// The largest event body, in bytes, this bus publishes or reads. Default 1 MiB. A larger publish fails with
+    /// ``EventBusError/eventTooLarge(eventID:size:limit:)`` before anything is sent; a larger delivery is not read (no
+    /// memory is allocated for it) and the broker moves it, as it arrived, to the dead-letter queue (reason
+    /// `TooLarge` in the log and the `eventbus_dead_lettered_total` metric).
+    public var maxEventSize: Int
+    /// How long a graceful shutdown lets handlers that already started finish. Deliveries that did not start are
+    /// given back to the broker at once; a handler still running when this passes is abandoned (its delivery goes
+    /// back to the queue when the connection closes, and the processed-message store keeps its effect single).
+    /// Default 10 s.
+    public var shutdownGracePeriod: Duration
+    /// How long a copy sent to a retry or dead-letter queue may wait for its confirm. Default 10 s.
+    public var forwardTimeout: Duration
+    /// How many times in a row the bus tries to forward one event to a retry or dead-letter queue (with a growing
+    /// pause, up to 5 s, each time it gives the delivery back) before it rejects the delivery, so that the broker
+    /// dead-letters it as it arrived, without the bus's headers (the reason is in the log and the
+    /// `eventbus_forward_failed_total` metric). Default 5.
+    public var maxForwardAttempts: Int
+    /// Most messages the dead-letter queue keeps (`x-max-length`); the oldest go first when it is full. Default
+    /// `nil`: no limit.
+    public var deadLetterQueueMaxLength: Int?
+    /// How long a dead letter is kept (`x-message-ttl`). Default `nil`: until an operator removes it.
+    public var deadLetterQueueMessageTTL: Duration?
     /// Reconnection backoff.
     public var reconnect: ReconnectPolicy
     /// Body key style for what this service publishes.
@@ -86,6 +108,12 @@ public struct RabbitMQEventBusConfiguration: Sendable {
         self.publishConfirmWindow = 1_000
         self.publishTimeout = .seconds(30)
         self.publishConfirmStallTimeout = .seconds(10)
+        self.maxEventSize = 1_048_576
+        self.shutdownGracePeriod = .seconds(10)
+        self.forwardTimeout = .seconds(10)
+        self.maxForwardAttempts = 5
+        self.deadLetterQueueMaxLength = nil
+        self.deadLetterQueueMessageTTL = nil
         self.reconnect = ReconnectPolicy()
         self.codec = EventCodec()
     }
@@ -100,6 +128,20 @@ public struct RabbitMQEventBusConfiguration: Sendable {
         guard publishTimeout > .zero else { throw EventBusError.invalidConfiguration("publishTimeout must be positive") }
         guard publishConfirmStallTimeout > .zero else {
             throw EventBusError.invalidConfiguration("publishConfirmStallTimeout must be positive")
+        }
+        guard (1...134_217_728).contains(maxEventSize) else {
+            throw EventBusError.invalidConfiguration("maxEventSize must be 1...134217728 bytes (RabbitMQ's own limit is 128 MiB), not \(maxEventSize)")
+        }
+        guard shutdownGracePeriod >= .zero else { throw EventBusError.invalidConfiguration("shutdownGracePeriod must not be negative") }
+        guard forwardTimeout > .zero else { throw EventBusError.invalidConfiguration("forwardTimeout must be positive") }
+        guard (1...100).contains(maxForwardAttempts) else {
+            throw EventBusError.invalidConfiguration("maxForwardAttempts must be 1...100, not \(maxForwardAttempts)")
+        }
+        if let length = deadLetterQueueMaxLength, length < 1 {
+            throw EventBusError.invalidConfiguration("deadLetterQueueMaxLength must be at least 1 (or nil for no limit)")
+        }
+        if let ttl = deadLetterQueueMessageTTL, ttl < .milliseconds(1) || ttl.milliseconds > Int64(UInt32.max) {
+            throw EventBusError.invalidConfiguration("deadLetterQueueMessageTTL must be 1 ms...49 days (or nil to keep dead letters)")
         }
     }
 }

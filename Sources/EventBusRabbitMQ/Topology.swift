@@ -9,6 +9,8 @@ struct Topology: Sendable {
     let exchangeDurable: Bool
     let queue: String
     let queueType: RabbitMQEventBusConfiguration.QueueType
+    let deadLetterQueueMaxLength: Int?
+    let deadLetterQueueMessageTTL: Duration?
 
     init(_ configuration: RabbitMQEventBusConfiguration) {
         exchange = configuration.exchange
@@ -16,6 +18,8 @@ struct Topology: Sendable {
         exchangeDurable = configuration.exchangeDurable
         queue = configuration.queue
         queueType = configuration.queueType
+        deadLetterQueueMaxLength = configuration.deadLetterQueueMaxLength
+        deadLetterQueueMessageTTL = configuration.deadLetterQueueMessageTTL
     }
 
     /// `<queue>.dead-letter`.
@@ -35,9 +39,13 @@ struct Topology: Sendable {
     /// Declares the exchange, the service queue with its bindings, the retry queues and the dead-letter queue. All
     /// three kinds take ``queueType``: with quorum queues a retry waiting out its delay and a dead letter are
     /// replicated like the events in the service queue.
+    ///
+    /// The service queue dead-letters to the dead-letter queue through the default exchange: what the bus rejects
+    /// without requeueing (a body over the size limit, which it does not read; an event it could not forward after
+    /// ``RabbitMQEventBusConfiguration/maxForwardAttempts``) reaches it as it arrived.
     func declareConsumerSide(on channel: AMQPChannel, eventTypes: Set<String>, retryDelays: Set<Duration>) async throws {
         try await declareExchange(on: channel)
-        try await channel.queueDeclare(queue, durable: true, arguments: ["x-queue-type": .string(queueType.rawValue)])
+        try await channel.queueDeclare(queue, durable: true, arguments: serviceQueueArguments)
         for eventType in eventTypes.sorted() {
             try await channel.queueBind(queue, exchange: exchange, routingKey: eventType)
         }
@@ -57,6 +65,29 @@ struct Topology: Sendable {
             }
             try await channel.queueDeclare(retryQueue(delay: delay), durable: true, arguments: arguments)
         }
-        try await channel.queueDeclare(deadLetterQueue, durable: true, arguments: queueType == .quorum ? ["x-queue-type": "quorum"] : [:])
+        try await channel.queueDeclare(deadLetterQueue, durable: true, arguments: deadLetterQueueArguments)
+    }
+
+    /// The service queue's arguments: its type, and its dead-letter route.
+    var serviceQueueArguments: AMQPTable {
+        var arguments: AMQPTable = [
+            "x-queue-type": .string(queueType.rawValue),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": .string(deadLetterQueue),
+        ]
+        if queueType == .quorum {
+            // At least once: a rejected event stays until the dead-letter queue has it (see the retry queues).
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+            arguments["x-overflow"] = "reject-publish"
+        }
+        return arguments
+    }
+
+    /// The dead-letter queue's arguments: its type and the optional length and age limits.
+    var deadLetterQueueArguments: AMQPTable {
+        var arguments: AMQPTable = queueType == .quorum ? ["x-queue-type": "quorum"] : [:]
+        if let length = deadLetterQueueMaxLength { arguments["x-max-length"] = .int64(Int64(clamping: length)) }
+        if let ttl = deadLetterQueueMessageTTL { arguments["x-message-ttl"] = .int64(max(ttl.milliseconds, 1)) }
+        return arguments
     }
 }

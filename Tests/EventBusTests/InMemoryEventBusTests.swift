@@ -245,7 +245,7 @@ struct InMemoryEventBusTests {
         #expect(bus.handledCount == 0)
     }
 
-    @Test func eventFromAnotherSourceIsDeadLetteredAsFilteredOut() async throws {
+    @Test func eventFromAnotherSourceIsAcknowledgedAndCountedNotDeadLettered() async throws {
         let bus = InMemoryEventBus(serviceName: "basket", source: "catalog")
         let sources = Recorder<String?>()
         let options = SubscriptionOptions(filter: EventFilter(sources: ["catalog"]))
@@ -255,9 +255,38 @@ struct InMemoryEventBusTests {
             eventType: "ProductPriceChangedIntegrationEvent", id: "f-1", source: "intruder", payload: try EventCodec().encode(try priceChanged())))
         await bus.waitUntilIdle()
         #expect(sources.values == ["catalog"])
+        #expect(bus.deadLetters.isEmpty)
+        #expect(bus.filteredCount == 1)
+    }
+
+    @Test func eventFromAnotherSourceIsDeadLetteredAsFilteredOutWhenAskedFor() async throws {
+        let bus = InMemoryEventBus(serviceName: "basket", source: "catalog")
+        let sources = Recorder<String?>()
+        let options = SubscriptionOptions(filter: EventFilter(sources: ["catalog"]), deadLettersFilteredEvents: true)
+        try await bus.subscribe(ProductPriceChangedIntegrationEvent.self, options: options) { _, context in sources.append(context.source) }
+        try await bus.publish(try priceChanged())
+        try await bus.publish(RawEvent(
+            eventType: "ProductPriceChangedIntegrationEvent", id: "f-1", source: "intruder", payload: try EventCodec().encode(try priceChanged())))
+        await bus.waitUntilIdle()
+        #expect(sources.values == ["catalog"])
         #expect(bus.deadLetters.map(\.reason) == [.filteredOut])
         #expect(bus.deadLetters.first?.event.id == "f-1")
         #expect(bus.deadLetters.first?.lastError.contains("intruder") == true)
+        #expect(bus.filteredCount == 0)
+    }
+
+    @Test func twoSubscriptionsWhereOneFiltersTheEventOutHandleItOnceAndDeadLetterNothing() async throws {
+        let bus = InMemoryEventBus(serviceName: "basket", source: "catalog")
+        let handled = Recorder<String>()
+        try await bus.subscribe(
+            ProductPriceChangedIntegrationEvent.self, options: SubscriptionOptions(name: "only-ordering", filter: EventFilter(sources: ["ordering"]))
+        ) { _, _ in handled.append("only-ordering") }
+        try await bus.subscribe(ProductPriceChangedIntegrationEvent.self, options: SubscriptionOptions(name: "all")) { _, _ in handled.append("all") }
+        try await bus.publish(try priceChanged())
+        await bus.waitUntilIdle()
+        #expect(handled.values == ["all"])
+        #expect(bus.deadLetters.isEmpty)
+        #expect(bus.filteredCount == 1)
     }
 
     @Test func sameEventPublishedTwiceIsHandledOnceWhenAlwaysDeduplicating() async throws {

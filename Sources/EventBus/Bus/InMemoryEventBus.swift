@@ -176,6 +176,9 @@ public final class InMemoryEventBus: EventBus {
     /// before. Costs one lock.
     public var duplicateCount: Int { engine.state.withLock { $0.duplicateCount } }
 
+    /// How many deliveries a subscription's filter did not want (acknowledged without handling).
+    public var filteredCount: Int { engine.state.withLock { $0.filteredCount } }
+
     /// How many deliveries failed and were scheduled for another attempt. Costs one lock.
     public var retriedCount: Int { engine.state.withLock { $0.retriedCount } }
 }
@@ -208,6 +211,7 @@ private final class Engine: Sendable {
         var publishedCount = 0
         var handledCount = 0
         var duplicateCount = 0
+        var filteredCount = 0
         var retriedCount = 0
 
         var queueIsEmpty: Bool { head == queue.count }
@@ -291,6 +295,7 @@ private final class Engine: Sendable {
         let worker = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let batch = state.batches.removeValue(forKey: name) else { return nil }
             for item in batch.items {
+                pipeline.release(item)
                 var event = item.event
                 event.targetSubscription = name
                 state.enqueue(event)
@@ -444,6 +449,8 @@ private final class Engine: Sendable {
             state.withLock { $0.handledCount += 1 }
         case .duplicate:
             state.withLock { $0.duplicateCount += 1 }
+        case .filtered:
+            state.withLock { $0.filteredCount += 1 }
         case .retry(let subscription, let attempt, let delay, _):
             scheduleRetry(event, for: subscription, attempt: attempt, after: delay)
         case .deadLetter(let subscription, let reason, let error):

@@ -18,15 +18,20 @@ public struct SubscriptionOptions: Sendable, Hashable {
     public var dedupMode: DedupMode
     /// Source and subject filter. Default: accept all.
     public var filter: EventFilter
+    /// Whether an event the ``filter`` rejects is dead-lettered with ``DeadLetterReason/filteredOut`` (to make
+    /// misrouted events visible). Default `false`: it is acknowledged and counted (`eventbus_filtered_total`), since
+    /// another subscription of the same service may want it.
+    public var deadLettersFilteredEvents: Bool
 
     /// Creates options.
     public init(
         name: String? = nil, retryPolicy: RetryPolicy = .eventGrid, dedupMode: DedupMode = .always,
-        filter: EventFilter = .all
+        filter: EventFilter = .all, deadLettersFilteredEvents: Bool = false
     ) {
         self.name = name
         self.retryPolicy = retryPolicy
         self.dedupMode = dedupMode
         self.filter = filter
+        self.deadLettersFilteredEvents = deadLettersFilteredEvents
     }
 }

@@ -21,6 +21,8 @@ public enum EventBusError: Error, Sendable, CustomStringConvertible {
     case publishFailed(eventID: String, reason: String)
     /// An event could not be encoded.
     case encodingFailed(eventType: String, reason: String)
+    /// An event's body is larger than the bus's maximum event size; nothing was sent.
+    case eventTooLarge(eventID: String, size: Int, limit: Int)
     /// A store (outbox or processed-message store) failed.
     case storeFailed(String)
 
@@ -46,6 +48,8 @@ public enum EventBusError: Error, Sendable, CustomStringConvertible {
             return "publishing event \(id) failed: \(reason)"
         case .encodingFailed(let type, let reason):
             return "could not encode \(type): \(reason)"
+        case .eventTooLarge(let id, let size, let limit):
+            return "event \(id) is \(size) bytes, over the maximum event size of \(limit) bytes; nothing was sent. Send a reference to the data instead (claim check), or raise maxEventSize on every service that handles it"
         case .storeFailed(let text):
             return "store failed: \(text)"
         }

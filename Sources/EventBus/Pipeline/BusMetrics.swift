@@ -11,6 +11,10 @@ package struct BusMetrics: Sendable {
     package let retried: Counter
     package let deadLettered: Counter
     package let duplicates: Counter
+    /// Events a subscription's filter did not want (acknowledged, not handled).
+    package let filtered: Counter
+    /// Copies that could not be forwarded to a retry or dead-letter queue (each attempt).
+    package let forwardFailed: Counter
     package let handleDuration: Timer
     package let confirmLatency: Timer
 
@@ -25,6 +29,8 @@ package struct BusMetrics: Sendable {
         retried = Counter(label: "eventbus_retried_total", dimensions: dimensions)
         deadLettered = Counter(label: "eventbus_dead_lettered_total", dimensions: dimensions)
         duplicates = Counter(label: "eventbus_duplicates_total", dimensions: dimensions)
+        filtered = Counter(label: "eventbus_filtered_total", dimensions: dimensions)
+        forwardFailed = Counter(label: "eventbus_forward_failed_total", dimensions: dimensions)
         handleDuration = Timer(label: "eventbus_handle_duration", dimensions: dimensions)
         confirmLatency = Timer(label: "eventbus_confirm_latency", dimensions: dimensions)
     }

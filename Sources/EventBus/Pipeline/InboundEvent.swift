@@ -28,6 +28,8 @@ package enum DeliveryDecision: Sendable, Equatable {
     case handled(subscription: String)
     /// Already handled before: acknowledge without handling.
     case duplicate(subscription: String)
+    /// The subscription's filter does not want it: acknowledge without handling (counted as filtered).
+    case filtered(subscription: String)
     /// Failed; deliver again to `subscription` after `delay` as attempt `attempt`.
     case retry(subscription: String, attempt: Int, delay: Duration, error: String)
     /// Give up: move to the dead-letter queue with the reason.

@@ -10,6 +10,10 @@ public enum DeadLetterReason: String, Sendable, Hashable, CaseIterable {
     case unprocessable = "Unprocessable"
     /// No subscription of this service handles the event type.
     case unexpectedEventType = "UnexpectedEventType"
-    /// The subscription's filter (source or subject) rejected it.
+    /// The subscription's filter (source or subject) rejected it, and the subscription asked for such events to be
+    /// dead-lettered (``SubscriptionOptions/deadLettersFilteredEvents``); by default they are acknowledged and counted.
     case filteredOut = "FilteredOut"
+    /// The body is larger than the bus's maximum event size: it was not read, and the broker moved the message as it
+    /// arrived to the dead-letter queue.
+    case tooLarge = "TooLarge"
 }

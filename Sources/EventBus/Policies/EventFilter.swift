@@ -1,6 +1,7 @@
 /// Which events a subscription accepts, beyond its event type: the seeds' advice is to check the topic and the
-/// event type and never assume. An event that arrives on the subscription's queue but does not pass is
-/// dead-lettered with ``DeadLetterReason/filteredOut``, so a misrouted event is visible, not silently handled.
+/// event type and never assume. An event that arrives on the subscription's queue but does not pass is not handled:
+/// it is acknowledged and counted (`eventbus_filtered_total`), or dead-lettered with ``DeadLetterReason/filteredOut``
+/// when ``SubscriptionOptions/deadLettersFilteredEvents`` asks for it.
 public struct EventFilter: Sendable, Hashable {
     /// Accepted publishing services (CloudEvents `source`); `nil` accepts any.
     public var sources: Set<String>?
