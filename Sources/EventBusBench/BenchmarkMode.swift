@@ -103,7 +103,8 @@ struct BenchmarkRow: Sendable, Hashable {
     var prefetch: Int?
     /// Target publish rate in msgs/s (bus-e2e); `nil` means as fast as possible.
     var rate: Int?
-    /// The outbox store, `sqlite` or `postgres` (outbox only).
+    /// The outbox store, `sqlite` or `postgres` (outbox); for bus-consume, `sqlite` makes the consuming bus record
+    /// processed ids in a SQLite file and flush it before each ack (``BusConsumeBenchmark``); `nil` keeps them in memory.
     var store: String?
     /// How the outbox row saves (outbox only).
     var outbox: OutboxShape?
@@ -112,6 +113,7 @@ struct BenchmarkRow: Sendable, Hashable {
     var parameterLabel: String {
         if let window { return "window \(window)" }
         if let rate { return "rate \(rate)/s" }
+        if mode == .busConsume, let store { return "prefetch \(prefetch ?? 100) durable \(store)" }
         if let store {
             return "store \(store)" + (outbox.map { " \($0.tasks)×\($0.eventsPerTransaction)" + ($0.relayDrain ? " relay drain" : "") } ?? "")
         }
@@ -121,6 +123,10 @@ struct BenchmarkRow: Sendable, Hashable {
 
     /// The size column: empty for the outbox (its event is its own).
     var sizeLabel: String { mode == .outbox ? "" : ByteCount.format(size) }
+
+    /// The throughput ratio (bus / C) the row must reach: the mode's, but none for a durable bus-consume row, whose
+    /// point is the cost of a flush per ack (C does not write to disk at all).
+    var targetRatio: Double? { mode == .busConsume && store != nil ? nil : mode.targetRatio }
 
     /// `publish-confirm 256 B window 100`, for progress and error messages.
     var label: String {
@@ -148,6 +154,8 @@ struct BenchmarkRow: Sendable, Hashable {
         }
         rows.append(BenchmarkRow(mode: .busPublish, size: 256, count: n(.busPublish), window: 100))
         rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: n(.busConsume), prefetch: 100))
+        // The same with processed ids in SQLite, made durable before each ack (issue 16): 5 000 events keep it short.
+        rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: count ?? 5_000, prefetch: 100, store: "sqlite"))
         // 5 000 events at 1 000/s: 5 s per client and repetition keeps the matrix near 10 minutes on 2 cores.
         rows.append(BenchmarkRow(mode: .busE2E, size: 256, count: count ?? 5_000, prefetch: 100, rate: 1_000))
         // One event per transaction from 64 tasks, then 10 per transaction from 16 (a service raising several events
@@ -175,7 +183,8 @@ struct BenchmarkRow: Sendable, Hashable {
         case .busPublish:
             BusPublishBenchmark(target: target, size: size, count: count, window: window ?? 100, options: options)
         case .busConsume:
-            BusConsumeBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
+            BusConsumeBenchmark(
+                target: target, size: size, count: count, prefetch: prefetch ?? 100, durableStore: store == "sqlite", options: options)
         case .busE2E:
             BusLatencyBenchmark(
                 target: target, size: size, count: count, rate: rate ?? 1_000, prefetch: prefetch ?? 100, options: options)

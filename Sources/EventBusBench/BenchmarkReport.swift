@@ -86,7 +86,7 @@ struct BenchmarkReport {
                     }
                 }
                 if !cpu.isEmpty { line += " CPU µs/msg " + cpu.joined(separator: " ") }
-                if let target = row.mode.targetRatio, let ratio = result.ratio(row.mode.primaryClient), ratio < target {
+                if let target = row.targetRatio, let ratio = result.ratio(row.mode.primaryClient), ratio < target {
                     line += "  \(row.mode.primaryClient.displayName) < \(target)× C"
                 }
             }
@@ -99,7 +99,7 @@ struct BenchmarkReport {
     private func targetMet(_ result: RowResult, _ client: BenchmarkClient) -> Bool? {
         let mode = result.row.mode
         guard client == mode.primaryClient else { return nil }
-        if let target = mode.targetRatio, let ratio = result.ratio(client) { return ratio >= target }
+        if let target = result.row.targetRatio, let ratio = result.ratio(client) { return ratio >= target }
         if mode == .busE2E, let p99 = result.summary(client)?.p99Milliseconds { return p99 <= Self.targetP99Milliseconds }
         return nil
     }

@@ -1,5 +1,6 @@
 import EventBus
 import EventBusRabbitMQ
+import EventBusSQLite
 import Foundation
 
 /// `bus-consume`: consume throughput of a `RabbitMQEventBus` subscription next to C and the `AMQP` layer, all three
@@ -14,12 +15,17 @@ import Foundation
 ///   `count`-th, scaled by `count / (count - 1)` for the interval before the first (so connecting and declaring
 ///   are not counted, as the other clients' clocks start at `basic.consume`).
 ///
+/// With `durableStore` (`--store sqlite`, the matrix's `durable sqlite` row) the bus records processed ids in a
+/// `SQLiteEventStore` on a new file instead, and acks each delivery only after the WAL flush that makes the record
+/// durable (shared by the handlers of `--handler-concurrency`): the cost of surviving a power loss.
+///
 /// Afterwards the queue must be empty (every ack arrived) and the bus's dead-letter queue too.
 struct BusConsumeBenchmark: RowBenchmark {
     let target: BrokerTarget
     let size: Int
     let count: Int
     let prefetch: Int
+    var durableStore = false
     let options: BenchmarkOptions
 
     func measure(client: BenchmarkClient, queue: String, admin: AdminSession) async throws -> Measurement {
@@ -46,9 +52,17 @@ struct BusConsumeBenchmark: RowBenchmark {
             let feeder = WireFormatFeeder(target: target, exchange: exchange, routingKey: BenchmarkEvent.eventTypeName, shape: shape)
             try await feeder.feed(count: count, progress: nil, stallTimeout: options.stallTimeout)
             try await admin.waitForMessageCount(queue, count, stallTimeout: options.stallTimeout, who: "queue fill")
-            let store = InMemoryProcessedMessageStore()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
             let result: Result<Measurement, any Error>
             do {
+                let store: any ProcessedMessageStore
+                if durableStore {
+                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                    store = try SQLiteEventStore(path: directory.appendingPathComponent("processed.sqlite").path)
+                } else {
+                    store = InMemoryProcessedMessageStore()
+                }
                 result = .success(try await ProcessCPU.measuring {
                     try await measureBus(queue: queue, exchange: exchange, store: store)
                 })
@@ -62,7 +76,7 @@ struct BusConsumeBenchmark: RowBenchmark {
         }
     }
 
-    private func measureBus(queue: String, exchange: String, store: InMemoryProcessedMessageStore) async throws -> Measurement {
+    private func measureBus(queue: String, exchange: String, store: any ProcessedMessageStore) async throws -> Measurement {
         var configuration = try BusBench.configuration(
             target: target, role: "consumer", exchange: exchange, queue: queue, options: options)
         configuration.prefetch = UInt16(prefetch)

@@ -48,7 +48,7 @@ struct EventBusBench: AsyncParsableCommand {
     @Option(help: "Publish rate in events/s for the latency run (with --mode bus-e2e; default 1000).")
     var rate: Int?
 
-    @Option(help: "Outbox store, sqlite or postgres (with --mode outbox; default sqlite; postgres needs EVENTBUS_POSTGRES_URL).")
+    @Option(help: "Outbox store, sqlite or postgres (with --mode outbox; default sqlite; postgres needs EVENTBUS_POSTGRES_URL); with --mode bus-consume, sqlite records processed ids durably (flushed before each ack).")
     var store: String?
 
     @Option(help: "Outbox: concurrent tasks saving (with --mode outbox; default 64).")
@@ -109,8 +109,12 @@ struct EventBusBench: AsyncParsableCommand {
         }
         if let prefetch, prefetch < 1, mode.usesConsumingBus { throw ValidationError("a consuming bus needs --prefetch ≥ 1") }
         if rate != nil, !mode.usesRate { throw ValidationError("--rate applies to --mode bus-e2e only") }
-        if store != nil || outboxTasks != nil || eventsPerTransaction != nil || relayDrain, mode != .outbox {
-            throw ValidationError("--store, --outbox-tasks, --events-per-transaction and --relay-drain apply to --mode outbox only")
+        if store != nil, mode != .outbox, mode != .busConsume {
+            throw ValidationError("--store applies to --mode outbox and bus-consume only")
+        }
+        if store == "postgres", mode == .busConsume { throw ValidationError("--mode bus-consume takes --store sqlite only") }
+        if outboxTasks != nil || eventsPerTransaction != nil || relayDrain, mode != .outbox {
+            throw ValidationError("--outbox-tasks, --events-per-transaction and --relay-drain apply to --mode outbox only")
         }
         if mode == .outbox, store == "postgres", Self.postgresURL == nil {
             throw ValidationError("--store postgres needs \(Self.postgresURLVariable) (e.g. postgres://user:pass@127.0.0.1:5432/db)")
@@ -125,7 +129,7 @@ struct EventBusBench: AsyncParsableCommand {
             window: mode.usesWindow ? (window ?? 100) : nil,
             prefetch: mode.usesPrefetch ? (prefetch ?? 100) : nil,
             rate: mode.usesRate ? (rate ?? 1_000) : nil,
-            store: mode == .outbox ? (store ?? "sqlite") : nil,
+            store: mode == .outbox ? (store ?? "sqlite") : (mode == .busConsume ? store : nil),
             outbox: mode == .outbox
                 ? OutboxShape(
                     tasks: max(1, outboxTasks ?? 64), eventsPerTransaction: max(1, eventsPerTransaction ?? 1), relayDrain: relayDrain)

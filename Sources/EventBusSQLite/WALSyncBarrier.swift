@@ -27,6 +27,14 @@ final class WALSyncBarrier: Sendable {
     private struct State {
         var waiting: [CheckedContinuation<Void, any Error>] = []
         var syncing = false
+        var roundsStarted = 0
+        var roundsCompleted = 0
+    }
+
+    /// How many flush rounds have started and finished, and how many callers wait now (for tests: each round covers
+    /// every commit that returned before it started).
+    var counters: (started: Int, completed: Int, waiting: Int) {
+        state.withLock { ($0.roundsStarted, $0.roundsCompleted, $0.waiting.count) }
     }
 
     /// The open log file (or -1) and its inode, to notice a log that was deleted and created again. Only `queue`
@@ -42,7 +50,8 @@ final class WALSyncBarrier: Sendable {
     let walPath: String
     private let state = Mutex(State())
     private let file = Mutex(LogFile())
-    private let queue = DispatchQueue(label: "eventbus.sqlite.wal-sync")
+    /// Runs the flushes, one at a time (internal so that a test can hold it to see callers pile up).
+    let queue = DispatchQueue(label: "eventbus.sqlite.wal-sync")
 
     init(databasePath: String) {
         walPath = databasePath + "-wal"
@@ -68,11 +77,12 @@ final class WALSyncBarrier: Sendable {
             let round = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
                 let round = state.waiting
                 state.waiting = []
-                if round.isEmpty { state.syncing = false }
+                if round.isEmpty { state.syncing = false } else { state.roundsStarted += 1 }
                 return round
             }
             guard !round.isEmpty else { return }
             let outcome = syncOnce()
+            state.withLock { $0.roundsCompleted += 1 }
             for continuation in round { continuation.resume(with: outcome) }
         }
     }

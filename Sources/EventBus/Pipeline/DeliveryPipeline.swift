@@ -115,6 +115,17 @@ package struct DeliveryPipeline: Sendable {
                 decisions.append(failure(item.event, subscription, error: EventBusError.storeFailed("\(error)")))
             }
         }
+        // Ack only once the effects and ids are on disk (one shared flush per batch); else the same failure path.
+        if decisions.contains(.handled(subscription: name)) {
+            do {
+                try await store.makeDurable()
+            } catch {
+                logger.error("could not make processed events durable", metadata: metadata(admitted[0].event, name).merging(["error": "\(error)"]) { $1 })
+                decisions = zip(admitted, decisions).map { item, decision in
+                    decision == .handled(subscription: name) ? failure(item.event, subscription, error: EventBusError.storeFailed("\(error)")) : decision
+                }
+            }
+        }
         return decisions
     }
 

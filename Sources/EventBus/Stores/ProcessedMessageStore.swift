@@ -2,18 +2,37 @@ import Foundation
 
 /// Remembers which event ids a consumer has handled, so a duplicate delivery never has its effect twice.
 ///
-/// Keys are (`consumer`, `messageID`); ``EventContext/consumer`` names the consumer of a subscription. SQL stores
-/// also let a handler record the id inside its own transaction, making the effect exactly-once; the bus then
-/// records it again harmlessly (``markProcessed(consumer:messageID:at:)`` is idempotent).
+/// Keys are (`consumer`, `messageID`), unique in the store (the SQL stores' primary key); ``EventContext/consumer``
+/// names the consumer of a subscription. The bus consults the store, calls the handler, records the id
+/// (``markProcessed(consumer:messageID:at:)``), waits for ``makeDurable()``, and only then acknowledges.
+///
+/// Recording is idempotent and atomic per key: when two instances record the same id at once, exactly one gets `true`
+/// and the other `false`, whatever the order. SQL stores also let a handler record the id inside its own transaction,
+/// making the effect exactly-once; the bus then records it again harmlessly. A handler doing so must apply its effect
+/// only when that in-transaction record returns `true`: when another instance recorded the id already (or records it
+/// concurrently: PostgreSQL makes the second transaction wait for the first to commit), it returns `false`, and the
+/// handler must skip the effect or throw so that its transaction rolls back. Either way the event has its effect once.
 public protocol ProcessedMessageStore: Sendable {
     /// Whether `messageID` was recorded for `consumer`. One store round trip.
     func contains(consumer: String, messageID: String) async throws -> Bool
-    /// Records `messageID` for `consumer`; returns `false` when it was recorded already. One store round trip.
+    /// Records `messageID` for `consumer`; returns `false` when it was recorded already (by anyone, including a
+    /// concurrent call from another instance). One store round trip.
     @discardableResult
     func markProcessed(consumer: String, messageID: String, at date: Date) async throws -> Bool
     /// Forgets ids recorded before `date`; returns how many. Keep the retention longer than the event time-to-live.
     @discardableResult
     func prune(processedBefore date: Date) async throws -> Int
+    /// Returns once everything this store committed so far is on disk: the recorded ids, and the handlers'
+    /// transactions committed on the same database before the call. The bus calls it after recording a delivery's id
+    /// and before acknowledging it, so an acknowledged effect survives a power loss. Concurrent calls may share one
+    /// flush. The default does nothing: for stores whose commits are durable when they return (PostgreSQL) or that
+    /// promise no durability (in memory).
+    func makeDurable() async throws
+}
+
+extension ProcessedMessageStore {
+    /// Nothing to do: commits are durable when they return, or the store is not durable at all.
+    public func makeDurable() async throws {}
 }
 
 /// A bounded in-memory ``ProcessedMessageStore`` for tests and single-instance services that accept losing the
