@@ -45,15 +45,18 @@ struct Outbox: AsyncParsableCommand {
             for entry in status.failed {
                 let next = entry.nextAttemptAt.map { date in
                     date <= now ? "due now" : "next attempt in \(Self.age(date.timeIntervalSince(now)))"
-                } ?? "no next attempt"
+                } ?? "failed for good, not retried (fix the cause, then retry it)"
                 print("  \(entry.eventID.uuidString.lowercased()) \(entry.eventTypeName), sent \(entry.timesSent)×, \(next)")
                 print("    last error: \(entry.lastError ?? "-")")
             }
             print("send them again now: eventbus outbox retry \(store.arguments) --all")
         }
 
+        /// A duration in words; any number (a time read from the database may be anything) gives some text.
         static func age(_ seconds: TimeInterval) -> String {
-            let whole = Int(seconds.rounded(.down))
+            // Clamped to ±10 000 years first, so the conversion to Int cannot trap.
+            let bounded = seconds.isNaN ? 0 : min(max(seconds, -315_576_000_000), 315_576_000_000)
+            let whole = Int(bounded.rounded(.down))
             if whole < 60 { return "\(max(whole, 0)) s" }
             if whole < 3_600 { return "\(whole / 60) min \(whole % 60) s" }
             if whole < 86_400 { return "\(whole / 3_600) h \(whole % 3_600 / 60) min" }
@@ -160,6 +163,8 @@ struct OutboxStatusReport: Encodable {
         let timesSent: Int
         let createdAt: String
         let nextAttemptAt: String?
+        /// No next attempt: the relay will not retry it (too large, unreadable) until `eventbus outbox retry`.
+        let failedForGood: Bool
         let lastError: String?
     }
 
@@ -173,11 +178,12 @@ struct OutboxStatusReport: Encodable {
         counts = Dictionary(uniqueKeysWithValues: status.counts.map { ($0.key.rawValue, $0.value) })
         pending = status.pending
         oldestPendingCreatedAt = status.oldestPending.map(Self.timestamp)
-        oldestPendingAgeSeconds = status.oldestPending.map { (now.timeIntervalSince($0) * 1_000).rounded() / 1_000 }
+        oldestPendingAgeSeconds = status.oldestPending.map { Self.seconds(now.timeIntervalSince($0)) }
         failed = status.failed.map { entry in
             Failed(
                 id: entry.eventID.uuidString.lowercased(), type: entry.eventTypeName, timesSent: entry.timesSent,
                 createdAt: Self.timestamp(entry.creationTime), nextAttemptAt: entry.nextAttemptAt.map(Self.timestamp),
+                failedForGood: entry.failedPermanently,
                 lastError: entry.lastError)
         }
     }
@@ -188,7 +194,16 @@ struct OutboxStatusReport: Encodable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
+    /// A time in ISO 8601, clamped to the years 1...9999 (a time read from the database may be anything).
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        let seconds = date.timeIntervalSince1970
+        let bounded = seconds.isNaN ? 0 : min(max(seconds, -62_135_596_800), 253_402_300_799)
+        return Date(timeIntervalSince1970: bounded).formatted(.iso8601)
+    }
+
+    /// Seconds to the millisecond, finite (JSON has no infinity), within ±10 000 years.
+    static func seconds(_ interval: TimeInterval) -> Double {
+        let bounded = interval.isNaN ? 0 : min(max(interval, -315_576_000_000), 315_576_000_000)
+        return (bounded * 1_000).rounded() / 1_000
     }
 }

@@ -257,7 +257,7 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// Claims due events with `FOR UPDATE SKIP LOCKED` (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``).
     /// Cost: one round trip (one statement, its own transaction).
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
-        let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval)
+        let staleBefore = PostgresSchema.bounded(now.addingTimeInterval(-staleAfter.timeInterval))
         let limit = max(1, limit)
         // Returned in creation order, insertion order among equal creation times (a transaction's events).
         let query: PostgresQuery = """
@@ -321,6 +321,7 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// Marks an event `PublishedFailed` (unless it was published meanwhile). Cost: one round trip.
     public func markFailed(eventID: UUID, error: String, nextAttemptAt: Date) async throws {
         let now = Date()
+        let nextAttemptAt = PostgresSchema.bounded(nextAttemptAt)
         try await run("marking event \(eventID.uuidString.lowercased()) PublishedFailed") { logger in
             _ = try await self.client.query(
                 """
@@ -331,10 +332,45 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         }
     }
 
+    /// Marks an event `PublishedFailed` with no next attempt (it can never be published as it is). Cost: one round
+    /// trip.
+    public func markFailedPermanently(eventID: UUID, error: String) async throws {
+        let now = Date()
+        try await run("marking event \(eventID.uuidString.lowercased()) PublishedFailed for good") { logger in
+            _ = try await self.client.query(
+                """
+                UPDATE integration_event_log
+                SET state = 'PublishedFailed', last_error = \(error), next_attempt_at = NULL, updated_at = \(now)
+                WHERE event_id = \(eventID) AND state <> 'Published'
+                """, logger: logger)
+        }
+    }
+
+    /// Restarts the in-flight time of claimed events about to be published; returns those still claimed by this
+    /// claim (`InProgress` with its times sent). Cost: one round trip.
+    public func renewClaims(_ entries: [IntegrationEventLogEntry], now: Date) async throws -> Set<UUID> {
+        guard !entries.isEmpty else { return [] }
+        let ids = entries.map(\.eventID)
+        let times = entries.map { Int64(clamping: $0.timesSent) }
+        return try await run("renewing claimed events") { logger in
+            let rows = try await self.client.query(
+                """
+                UPDATE integration_event_log AS log SET updated_at = \(now)
+                FROM unnest(\(ids)::uuid[], \(times)::int8[]) AS claim(id, times_sent)
+                WHERE log.event_id = claim.id AND log.times_sent = claim.times_sent AND log.state = 'InProgress'
+                RETURNING log.event_id
+                """, logger: logger)
+            var renewed: Set<UUID> = []
+            for try await id in rows.decode(UUID.self) { renewed.insert(id) }
+            return renewed
+        }
+    }
+
     /// Deletes `Published` events created before `date`, 5 000 rows per statement. Cost: one round trip per 5 000 rows.
     @discardableResult
     public func prunePublished(createdBefore date: Date) async throws -> Int {
-        try await pruneInBatches("pruning published events") {
+        let date = PostgresSchema.bounded(date)
+        return try await pruneInBatches("pruning published events") {
             """
             WITH deleted AS (
                 DELETE FROM integration_event_log WHERE event_id IN (
@@ -352,7 +388,7 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
             let rows = try await self.client.query(
                 "SELECT count(*)::int8, min(creation_time) FROM integration_event_log WHERE state <> 'Published'", logger: logger)
             var summary: (count: Int, oldest: Date?) = (0, nil)
-            for try await (count, oldest) in rows.decode((Int, Date?).self) { summary = (count, oldest) }
+            for try await (count, oldest) in rows.decode((Int, Date?).self) { summary = (count, oldest.map(PostgresSchema.bounded)) }
             return summary
         }
     }
@@ -373,7 +409,7 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
             for try await (text, count, earliest) in rows.decode((String, Int, Date?).self) {
                 guard let state = EventState(rawValue: text) else { continue }
                 counts[state] = count
-                if state != .published, let earliest, oldest.map({ earliest < $0 }) ?? true { oldest = earliest }
+                if state != .published, let earliest, oldest.map({ earliest < $0 }) ?? true { oldest = PostgresSchema.bounded(earliest) }
             }
             return (counts, oldest)
         }
@@ -446,7 +482,8 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// Forgets ids recorded before `date`, 5 000 per statement. Cost: one round trip per 5 000 rows.
     @discardableResult
     public func prune(processedBefore date: Date) async throws -> Int {
-        try await pruneInBatches("pruning processed messages") {
+        let date = PostgresSchema.bounded(date)
+        return try await pruneInBatches("pruning processed messages") {
             """
             WITH deleted AS (
                 DELETE FROM processed_messages WHERE (consumer, message_id) IN (

@@ -71,8 +71,16 @@ enum PostgresSchema {
                 "reading integration_event_log failed: event \(id.uuidString.lowercased()) has unknown state '\(stateText)'; fix or delete that row")
         }
         return IntegrationEventLogEntry(
-            eventID: id, eventTypeName: typeName, state: state, timesSent: timesSent, creationTime: creation, content: content,
-            transactionID: transactionID, nextAttemptAt: nextAttempt, lastError: lastError)
+            eventID: id, eventTypeName: typeName, state: state, timesSent: max(0, timesSent), creationTime: bounded(creation),
+            content: content, transactionID: transactionID, nextAttemptAt: nextAttempt.map(bounded), lastError: lastError)
+    }
+
+    /// `date` within the years 1...9999: a time read from a row (`infinity` is allowed in timestamptz) or computed
+    /// from a configured duration, so that printing it or sending it back (postgres-nio's `Int64(…)`) cannot trap.
+    static func bounded(_ date: Date) -> Date {
+        let seconds = date.timeIntervalSince1970
+        guard !seconds.isNaN else { return Date(timeIntervalSince1970: 0) }
+        return Date(timeIntervalSince1970: min(max(seconds, -62_135_596_800), 253_402_300_799))
     }
 }
 

@@ -31,7 +31,8 @@ import Logging
 /// and the relay's claim) is followed by an fsync of the write-ahead log, which makes that commit and every earlier
 /// one durable, so an event never reaches the broker before the transaction that saved it is on disk (events saved
 /// `InProgress` already, with `claimForPublisher`, get the same fsync from ``makeCommitsDurable()``). That fsync
-/// runs outside the write lock and is shared by concurrent claims, so writers never wait for the disk.
+/// runs outside the write lock and is shared by concurrent claims, so writers never wait for the disk. A consumer's
+/// effect is made durable the same way before its delivery is acknowledged (``makeDurable()``, called by the bus).
 /// All writes go through GRDB's single writer connection, in order; reads use a pool of reader connections.
 ///
 /// Tables (created by the library's versioned migrations, recorded in `eventbus_migrations`):
@@ -44,7 +45,8 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     /// How long a write waits for a lock held by another connection or process before failing.
     public let busyTimeout: Duration
     private let pool: DatabasePool
-    private let walSync: WALSyncBarrier
+    /// The shared fsync of the write-ahead log (internal for tests, which count its rounds).
+    let walSync: WALSyncBarrier
     private let logger: Logger
 
     /// The GRDB writer, for the service's own migrations and reads (a `DatabasePool`). Transactions that save
@@ -57,7 +59,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     /// - Parameters:
     ///   - path: The database file. Its directory must exist and be writable (WAL mode adds `-wal` and `-shm` files).
     ///   - busyTimeout: How long to wait for another process's lock before failing with a clear error.
-    ///   - logger: Where the store logs (migrations only).
+    ///   - logger: Where the store logs (migrations, unreadable outbox rows, a failed log sync).
     /// - Throws: ``EventBusError/storeFailed(_:)`` saying which file failed and what to check (not a database,
     ///   corrupt, locked by another process, not writable).
     public init(
@@ -216,9 +218,24 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
                 db.cachedStatement(sql: SQLiteSchema.claim),
                 arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, staleBefore, max(1, limit)])
             let ordered = rows.map { row -> (time: Double, rowid: Int64, row: Row) in
-                (row["creation_time"] ?? 0, row["rowid"] ?? 0, row)
+                let time = SQLiteSchema.date(row["creation_time"])?.timeIntervalSince1970 ?? 0
+                return (time, Int64.fromDatabaseValue(row["rowid"] as DatabaseValue) ?? 0, row)
             }.sorted { ($0.time, $0.rowid) < ($1.time, $1.rowid) }
-            return try ordered.map { try SQLiteSchema.entry($0.row) }
+            var entries: [IntegrationEventLogEntry] = []
+            for (_, rowid, row) in ordered {
+                do {
+                    entries.append(try SQLiteSchema.entry(row))
+                } catch {
+                    // A row no sender can read (written by hand or another program) ends failed with the reason
+                    // instead of failing every claim after it.
+                    self.logger.error(
+                        "outbox: a row of integration_event_log cannot be read; it is marked PublishedFailed and never sent",
+                        metadata: ["path": "\(self.path)", "rowid": "\(rowid)", "error": "\(error)"])
+                    try db.cachedStatement(sql: SQLiteSchema.markUnreadable).execute(
+                        arguments: ["\(error); it is never sent: fix the row and run `eventbus outbox retry`", now.timeIntervalSince1970, rowid])
+                }
+            }
+            return entries
         }
     }
 
@@ -270,6 +287,26 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         }
     }
 
+    /// Marks an event `PublishedFailed` with no next attempt (it can never be published as it is). Cost: one write
+    /// transaction.
+    public func markFailedPermanently(eventID: UUID, error: String) async throws {
+        let now = Date().timeIntervalSince1970
+        try await storeWrite("marking event \(SQLiteSchema.key(eventID)) PublishedFailed for good") { db in
+            try db.cachedStatement(sql: SQLiteSchema.markFailedPermanently).execute(arguments: [error, now, SQLiteSchema.key(eventID)])
+        }
+    }
+
+    /// Restarts the in-flight time of claimed events about to be published; returns those still claimed by this
+    /// claim. Cost: one write transaction, no fsync (losing it in a crash only makes the rows stale sooner).
+    public func renewClaims(_ entries: [IntegrationEventLogEntry], now: Date) async throws -> Set<UUID> {
+        guard !entries.isEmpty else { return [] }
+        let pairs = "[" + entries.map { "[\"\(SQLiteSchema.key($0.eventID))\",\($0.timesSent)]" }.joined(separator: ",") + "]"
+        let renewed = try await storeWrite("renewing claimed events") { db in
+            try String.fetchAll(db.cachedStatement(sql: SQLiteSchema.renewClaims), arguments: [now.timeIntervalSince1970, pairs])
+        }
+        return Set(renewed.compactMap { UUID(text: $0) })
+    }
+
     /// Deletes `Published` events created before `date`, 5 000 rows per write transaction so that writers are never
     /// held up for long. Cost: one write transaction per 5 000 rows.
     @discardableResult
@@ -279,14 +316,14 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
 
     /// Counts events not yet published and finds the oldest one's creation time. Cost: one read (an index scan).
     public func pendingSummary() async throws -> (count: Int, oldest: Date?) {
-        let (count, oldest) = try await storeRead("reading the outbox summary") { db -> (Int, Double?) in
+        let (count, oldest) = try await storeRead("reading the outbox summary") { db -> (Int, Date?) in
             let row = try Row.fetchOne(db, sql: SQLiteSchema.pendingSummary)
             return (
                 row.flatMap { Int.fromDatabaseValue($0["pending"] as DatabaseValue) } ?? 0,
-                row.flatMap { Double.fromDatabaseValue($0["oldest"] as DatabaseValue) }
+                row.flatMap { SQLiteSchema.date($0["oldest"]) }
             )
         }
-        return (count, oldest.map(Date.init(timeIntervalSince1970:)))
+        return (count, oldest)
     }
 
     /// Counts per state, the oldest unpublished event, and up to `failedLimit` failed events (oldest first), read in
@@ -301,11 +338,11 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
                 counts[state] = Int.fromDatabaseValue(row["count"] as DatabaseValue) ?? 0
             }
             counts[.published] = try Int.fetchOne(db, sql: SQLiteSchema.publishedCount) ?? 0
-            let oldest = try Row.fetchOne(db, sql: SQLiteSchema.pendingSummary)
-                .flatMap { Double.fromDatabaseValue($0["oldest"] as DatabaseValue) }
+            let oldest = try Row.fetchOne(db, sql: SQLiteSchema.pendingSummary).flatMap { SQLiteSchema.date($0["oldest"]) }
+            // A failed row that cannot be read (no UUID id) is counted but cannot be listed.
             let failed = try Row.fetchAll(db, sql: SQLiteSchema.failedEvents, arguments: [max(0, failedLimit)])
-                .map(SQLiteSchema.entry)
-            return OutboxStatus(counts: counts, oldestPending: oldest.map(Date.init(timeIntervalSince1970:)), failed: failed)
+                .compactMap { try? SQLiteSchema.entry($0) }
+            return OutboxStatus(counts: counts, oldestPending: oldest, failed: failed)
         }
     }
 
@@ -344,6 +381,14 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
             try db.cachedStatement(sql: SQLiteSchema.insertProcessed).execute(arguments: [consumer, messageID, date.timeIntervalSince1970])
             return db.changesCount > 0
         }
+    }
+
+    /// Makes every transaction committed on this file so far durable: the recorded ids and the effects that handlers
+    /// committed in their own transactions on the same file (another file is not covered: make that one durable
+    /// yourself). The bus calls it before acknowledging, so an acknowledged effect survives a power loss. Cost: a share
+    /// of one fsync of the write-ahead log (concurrent handlers share it), outside the write lock.
+    public func makeDurable() async throws {
+        try await syncLog("making processed messages durable")
     }
 
     /// Forgets ids recorded before `date`, 5 000 per write transaction. Cost: one write transaction per 5 000 rows.

@@ -137,6 +137,29 @@ enum SQLiteSchema {
         WHERE state = 'PublishedFailed' AND (?2 IS NULL OR event_id IN (SELECT value FROM json_each(?2)))
         """
 
+    /// Arguments: error, now, rowid. A claimed row that cannot be read ends `PublishedFailed` with no next attempt.
+    static let markUnreadable = """
+        UPDATE integration_event_log
+        SET state = 'PublishedFailed', last_error = ?1, next_attempt_at = NULL, updated_at = ?2
+        WHERE rowid = ?3
+        """
+
+    /// Arguments: error, now, id. No next attempt: the relay leaves the row until `eventbus outbox retry`.
+    static let markFailedPermanently = """
+        UPDATE integration_event_log
+        SET state = 'PublishedFailed', last_error = ?1, next_attempt_at = NULL, updated_at = ?2
+        WHERE event_id = ?3 AND state <> 'Published'
+        """
+
+    /// Arguments: now, JSON array of [id, times sent] pairs. Restarts the in-flight time of rows still claimed.
+    static let renewClaims = """
+        UPDATE integration_event_log SET updated_at = ?1
+        WHERE state = 'InProgress'
+          AND event_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?2))
+          AND times_sent = (SELECT json_extract(value, '$[1]') FROM json_each(?2) WHERE json_extract(value, '$[0]') = event_id)
+        RETURNING event_id
+        """
+
     static let selectEvent = "SELECT \(columns) FROM integration_event_log WHERE event_id = ?"
 
     static let insertProcessed = "INSERT OR IGNORE INTO processed_messages (consumer, message_id, processed_at) VALUES (?, ?, ?)"
@@ -156,7 +179,9 @@ enum SQLiteSchema {
         "[" + ids.map { "\"\(key($0))\"" }.joined(separator: ",") + "]"
     }
 
-    /// Reads a row of ``columns``; a row that does not fit (edited by hand) is an error, never a crash.
+    /// Reads a row of ``columns``. Numbers and times written by an older version or by hand are clamped (a count to
+    /// 0...Int32.max, a time to the years 1...9999); a row that still does not fit (no UUID id, no type, no content, an
+    /// unknown state) is an error, never a crash.
     static func entry(_ row: Row) throws -> IntegrationEventLogEntry {
         func value<Value: DatabaseValueConvertible>(_ column: String, _ type: Value.Type) -> Value? {
             Value.fromDatabaseValue(row[column] as DatabaseValue)
@@ -164,19 +189,43 @@ enum SQLiteSchema {
         guard let idText = value("event_id", String.self), let id = UUID(text: idText),
             let typeName = value("event_type_name", String.self),
             let stateText = value("state", String.self), let state = EventState(rawValue: stateText),
-            let timesSent = value("times_sent", Int.self),
-            let creation = value("creation_time", Double.self),
             let content = value("content", String.self)
         else {
             throw EventBusError.storeFailed(
                 "reading integration_event_log failed: a row has an unexpected shape (\(row.description.prefix(200))); fix or delete that row")
         }
         return IntegrationEventLogEntry(
-            eventID: id, eventTypeName: typeName, state: state, timesSent: timesSent,
-            creationTime: Date(timeIntervalSince1970: creation), content: content,
+            eventID: id, eventTypeName: typeName, state: state, timesSent: count(row["times_sent"]),
+            creationTime: date(row["creation_time"]) ?? Date(timeIntervalSince1970: 0), content: content,
             transactionID: value("transaction_id", String.self),
-            nextAttemptAt: value("next_attempt_at", Double.self).map(Date.init(timeIntervalSince1970:)),
-            lastError: value("last_error", String.self))
+            nextAttemptAt: date(row["next_attempt_at"]), lastError: value("last_error", String.self))
+    }
+
+    /// The latest time a stored time is read as: 9999-12-31T23:59:59Z; the earliest is 0001-01-01T00:00:00Z.
+    static let latestSeconds: Double = 253_402_300_799
+    static let earliestSeconds: Double = -62_135_596_800
+
+    /// A stored time (Unix seconds, any number) as a date within the years 1...9999; `nil` for NULL or text.
+    static func date(_ value: DatabaseValue) -> Date? {
+        let seconds: Double
+        switch value.storage {
+        case .double(let double): seconds = double.isNaN ? 0 : double
+        case .int64(let integer): seconds = Double(integer)
+        default: return nil
+        }
+        return Date(timeIntervalSince1970: min(max(seconds, earliestSeconds), latestSeconds))
+    }
+
+    /// A stored count (any number) as 0...Int32.max; text or NULL count 0.
+    static func count(_ value: DatabaseValue) -> Int {
+        let limit = Int(Int32.max)
+        switch value.storage {
+        case .int64(let integer): return Int(min(max(integer, 0), Int64(limit)))
+        case .double(let double):
+            guard !double.isNaN else { return 0 }
+            return Int(min(max(double, 0), Double(limit)))
+        default: return 0
+        }
     }
 }
 

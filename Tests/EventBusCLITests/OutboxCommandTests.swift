@@ -17,6 +17,7 @@ import Testing
             let timesSent: Int
             let nextAttemptAt: String?
             let lastError: String?
+            let failedForGood: Bool?
         }
         let counts: [String: Int]
         let pending: Int
@@ -124,6 +125,52 @@ import Testing
             let claimed = try await store.claimPending(limit: 10, staleAfter: .seconds(600), now: Date())
             #expect(Set(claimed.map(\.eventID)) == [events[0].id, events[2].id])
             #expect(try await store.entry(eventID: events[1].id)?.state == .published)
+        }
+    }
+
+    @Test func statusOfRowsWithInfiniteOrHugeTimesPrintsClampedTimesInsteadOfTrapping() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eventbus-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("catalog.sqlite").path
+        let store = try SQLiteEventStore(path: path)
+        let tooLarge = PriceChanged(productId: 1, newPrice: 2, oldPrice: 1)
+        _ = try await store.write { db in try SQLiteEventStore.save(tooLarge, in: db) }
+        try await store.markFailedPermanently(eventID: tooLarge.id, error: "the event is 2000000 bytes, more than the maximum")
+        // Rows as an older version or a hand edit may leave them: times of -infinity, 1e300 and text.
+        try await store.database.write { db in
+            for time in ["-9e999", "1e300", "'yesterday'"] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO integration_event_log (event_id, event_type_name, state, times_sent, creation_time, content, updated_at)
+                        VALUES (?, 'PriceChanged', 'NotPublished', 1e30, \(time), '{}', 0)
+                        """,
+                    arguments: [UUID().uuidString.lowercased()])
+            }
+        }
+
+        let report = try Self.report(try await Self.outbox(["status", "--sqlite", path, "--json"]))
+        #expect(report.pending == 4)
+        #expect(report.oldestPendingCreatedAt?.hasPrefix("0001-01-0") == true, "\(report.oldestPendingCreatedAt ?? "-")")
+        #expect((report.oldestPendingAgeSeconds ?? 0) > 6e10)
+        #expect(report.failed.first?.failedForGood == true)
+        let text = try await Self.outbox(["status", "--sqlite", path])
+        #expect(!text.failed, "\(text.output)")
+        #expect(text.output.contains("the oldest created 0001-01-0"), "\(text.output)")
+        #expect(text.output.contains("failed for good, not retried"), "\(text.output)")
+
+        try await withPostgresStores { stores, schema in
+            try await stores[0].client.query(
+                """
+                INSERT INTO integration_event_log (event_id, event_type_name, state, times_sent, creation_time, content, next_attempt_at)
+                VALUES (\(UUID()), 'PriceChanged', 'PublishedFailed', 3, '-infinity', '{}', 'infinity')
+                """, logger: PostgresTestEnvironment.logger)
+            let url = PostgresTestEnvironment.url
+            let report = try Self.report(try await Self.outbox(["status", "--postgres", url, "--schema", schema, "--json"]))
+            #expect(report.oldestPendingCreatedAt?.hasPrefix("0001-01-0") == true, "\(report.oldestPendingCreatedAt ?? "-")")
+            #expect(report.failed.first?.nextAttemptAt == "9999-12-31T23:59:59Z")
+            let text = try await Self.outbox(["status", "--postgres", url, "--schema", schema])
+            #expect(!text.failed, "\(text.output)")
         }
     }
 

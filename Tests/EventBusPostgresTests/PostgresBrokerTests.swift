@@ -103,7 +103,9 @@ import Testing
                         """, logger: logger)
                 }
             }
-            let producer = try RunningBus(timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange)
+            // Publishes time out after 2 s, so the relay may take an event as stale after 4 s (twice that).
+            let producer = try RunningBus(
+                timing: .outbox, service: TestEnvironment.unique("catalog"), exchange: exchange, configure: { $0.publishTimeout = .seconds(2) })
             consumer.start()
             producer.start()
             defer { BrokerControl.deleteTopology(of: consumerService, exchange: exchange) }
@@ -115,7 +117,7 @@ import Testing
             #expect(try await catalog.markInProgress(eventID: entry.eventID, now: Date()))
             try await producer.bus.publish(entry.rawEvent)
 
-            let relay = RunningRelay(OutboxRelay(log: catalog, bus: producer.bus, configuration: .fast(staleAfter: .milliseconds(300))))
+            let relay = RunningRelay(OutboxRelay(log: catalog, bus: producer.bus, configuration: .fast(staleAfter: .seconds(4), publishTimeout: .seconds(2))))
             try await eventually("the relay re-sends the stale event", timeout: .seconds(30)) { try await catalog.entry(eventID: event.id)?.state == .published }
             #expect(try await catalog.entry(eventID: event.id)?.timesSent == 2)
             try await eventually("both copies reach the handler", timeout: .seconds(30)) { await calls.count(event.id.uuidString) == 2 }

@@ -5,7 +5,9 @@ enum OutboxBackoff {
     static func delay(initial: Duration, maximum: Duration, timesSent: Int) -> Duration {
         let exponent = min(max(timesSent, 1) - 1, 40)
         let seconds = initial.outboxSeconds * pow(2, Double(exponent))
-        return seconds >= maximum.outboxSeconds ? maximum : .nanoseconds(Int64(seconds * 1e9))
+        // Compared in Double first, so the conversion below always fits.
+        guard seconds.isFinite, seconds < maximum.outboxSeconds, seconds * 1e9 < 9e18 else { return maximum }
+        return .nanoseconds(Int64(max(0, seconds * 1e9)))
     }
 
     static func nextAttempt(after now: Date, initial: Duration, maximum: Duration, timesSent: Int) -> Date {

@@ -20,7 +20,8 @@ import Logging
 /// its log first, ``IntegrationEventLog/makeCommitsDurable()``). The entries of one call go out in order, back to
 /// back, with their confirms awaited together (``EventBus/publishAll(_:)``), so a transaction's events cost about one
 /// confirm round trip; an entry that fails is recorded `PublishedFailed` on its own and the relay sends it again
-/// (after the others of its call, which consumers may then see first).
+/// (after the others of its call, which consumers may then see first). An entry that can never be published as it is
+/// (an encoding failure) is marked failed for good instead; the relay also checks sizes before it sends.
 ///
 /// Copies share their state: create one publisher per store and bus and pass it around.
 public struct OutboxPublisher: Sendable {
@@ -89,10 +90,12 @@ public struct OutboxPublisher: Sendable {
             case .success:
                 published.append(entry.eventID)
             case .failure(let error):
-                logger.warning(
-                    "outbox: publishing failed; the relay will retry",
+                let permanent = OutboxFailure.isPermanent(error)
+                logger.log(
+                    level: permanent ? .error : .warning,
+                    permanent ? "outbox: the event can never be published as it is; marked failed for good" : "outbox: publishing failed; the relay will retry",
                     metadata: ["event.id": "\(entry.rawEvent.id)", "event.type": "\(entry.eventTypeName)", "error": "\(error)"])
-                await markFailed(entry, error: "\(error)")
+                await markFailed(entry, error: "\(error)", permanently: permanent)
             }
         }
         guard !published.isEmpty else { return }
@@ -106,10 +109,14 @@ public struct OutboxPublisher: Sendable {
         }
     }
 
-    private func markFailed(_ entry: IntegrationEventLogEntry, error: String) async {
+    private func markFailed(_ entry: IntegrationEventLogEntry, error: String, permanently: Bool) async {
         let next = Date().addingTimeInterval(retryBackoff.outboxSeconds)
         do {
-            try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
+            if permanently {
+                try await log.markFailedPermanently(eventID: entry.eventID, error: error)
+            } else {
+                try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
+            }
         } catch {
             logger.error(
                 "outbox: marking an event PublishedFailed failed; the relay will retry it once stale",

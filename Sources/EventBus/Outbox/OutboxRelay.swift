@@ -10,7 +10,10 @@ import ServiceLifecycle
 /// attempt is due, and `InProgress` rows older than ``Configuration/staleAfter`` whose sender died), marking them
 /// `InProgress` (times sent + 1); publish the whole batch in that order, back to back (``EventBus/publishAll(_:)``:
 /// the bus awaits the confirms together); mark the confirmed ones `Published` and the others `PublishedFailed` with
-/// backoff `initialBackoff × 2^(timesSent − 1)`, capped at ``Configuration/maximumBackoff``. A full batch is followed at
+/// backoff `initialBackoff × 2^(timesSent − 1)`, capped at ``Configuration/maximumBackoff``. An event that can never be
+/// published as it is (larger than ``Configuration/maximumEventSize``, a type name no broker takes, unencodable, a row
+/// that cannot be read) is marked `PublishedFailed` with its reason and no next attempt, instead of being retried
+/// forever (``IntegrationEventLog/markFailedPermanently(eventID:error:)``). A full batch is followed at
 /// once by the next, which is claimed while the full one is being published (a backlog drains at the pace of the
 /// slower of the database and the broker, not of both one after the other); otherwise the relay waits
 /// ``Configuration/pollInterval``. Several relays may share one database: the claim locks rows
@@ -39,8 +42,15 @@ public final class OutboxRelay: Service, Sendable {
         /// at several thousand events per second, while a batch stays small in memory and in the claim's transaction.
         public var batchSize: Int
         /// How long an `InProgress` event may go unconfirmed before the relay assumes its sender died and sends it
-        /// again. Keep it longer than the bus's publish timeout. Default 30 s.
+        /// again. At least twice ``publishTimeout`` (checked when the relay starts), so that an event still in
+        /// flight is never taken as stale. Default 60 s.
         public var staleAfter: Duration
+        /// The bus's publish timeout (`RabbitMQEventBusConfiguration.publishTimeout`): the longest a publish stays in
+        /// flight. Set it to the bus's value; ``staleAfter`` must be at least twice it. Default 30 s (the bus's default).
+        public var publishTimeout: Duration
+        /// Largest event body the relay sends, in bytes; a larger event ends `PublishedFailed` with no next attempt.
+        /// Keep it equal to the bus's maximum event size. Default 1 MiB.
+        public var maximumEventSize: Int
         /// Wait before the second attempt of a failed event; doubles with each failure. Default 1 s.
         public var initialBackoff: Duration
         /// Longest wait between two attempts. Default 5 min.
@@ -54,11 +64,30 @@ public final class OutboxRelay: Service, Sendable {
         public init() {
             pollInterval = .seconds(1)
             batchSize = 500
-            staleAfter = .seconds(30)
+            staleAfter = .seconds(60)
+            publishTimeout = .seconds(30)
+            maximumEventSize = OutboxFailure.defaultMaximumEventSize
             initialBackoff = .seconds(1)
             maximumBackoff = .seconds(300)
             retention = .seconds(7 * 86_400)
             pruneInterval = .seconds(3_600)
+        }
+
+        /// Checks that an event still in flight can never be taken as stale: ``staleAfter`` at least twice
+        /// ``publishTimeout`` (the publish itself, then the marks and a claim that waited behind the batch before it).
+        /// ``OutboxRelay/run()`` calls it first.
+        /// - Throws: ``EventBusError/invalidConfiguration(_:)`` naming both values and what to set.
+        public func validate() throws {
+            guard publishTimeout > .zero else {
+                throw EventBusError.invalidConfiguration("outbox relay: publishTimeout (\(publishTimeout)) must be positive; set it to the bus's publishTimeout")
+            }
+            guard staleAfter >= publishTimeout * 2 else {
+                throw EventBusError.invalidConfiguration(
+                    "outbox relay: staleAfter (\(staleAfter)) must be at least twice publishTimeout (\(publishTimeout)), or events still in flight are sent again; set staleAfter to \(publishTimeout * 2) or more, or set publishTimeout to the bus's (lower) publish timeout")
+            }
+            guard maximumEventSize > 0 else {
+                throw EventBusError.invalidConfiguration("outbox relay: maximumEventSize (\(maximumEventSize)) must be positive; the default is 1 MiB")
+            }
         }
     }
 
@@ -94,7 +123,10 @@ public final class OutboxRelay: Service, Sendable {
 
     /// Relays, prunes and reports until cancelled or gracefully shut down. Store and broker failures are logged and
     /// retried on the next pass; they never end `run()`.
+    /// - Throws: ``EventBusError/invalidConfiguration(_:)`` at once when the configuration is invalid
+    ///   (``Configuration/validate()``).
     public func run() async throws {
+        try configuration.validate()
         await withGracefulShutdownHandler {
             await loop()
         } onGracefulShutdown: {
@@ -113,6 +145,7 @@ public final class OutboxRelay: Service, Sendable {
             var claimedFullBatch = false
             do {
                 let claimed: [IntegrationEventLogEntry]
+                let claimedAhead = prefetched != nil
                 if let pending = prefetched {
                     prefetched = nil
                     claimed = try await pending.value
@@ -123,7 +156,7 @@ public final class OutboxRelay: Service, Sendable {
                 // Its rows are InProgress now, so the next claim takes the batch after it; this batch is published
                 // first (by this task, before the next one), so the order on the wire stays the creation order.
                 if claimedFullBatch, !stop.isFired { prefetched = Task { try await self.claim() } }
-                _ = try await publishAndMark(claimed)
+                _ = try await publishAndMark(claimed, renew: claimedAhead)
                 failures = 0
             } catch {
                 failures += 1
@@ -152,7 +185,7 @@ public final class OutboxRelay: Service, Sendable {
                     metadata: ["count": "\(left.count)", "stale.after": "\(configuration.staleAfter)"])
             } else {
                 do {
-                    _ = try await publishAndMark(left)
+                    _ = try await publishAndMark(left, renew: true)
                 } catch {
                     logger.warning(
                         "outbox relay: the last claimed batch could not be marked; it is sent again once stale",
@@ -179,18 +212,32 @@ public final class OutboxRelay: Service, Sendable {
         try await log.claimPending(limit: configuration.batchSize, staleAfter: configuration.staleAfter, now: Date())
     }
 
-    /// Publishes a claimed batch in order and marks the outcome; returns how many were published (confirmed).
-    private func publishAndMark(_ claimed: [IntegrationEventLogEntry]) async throws -> Int {
+    /// Publishes a claimed batch in order and marks the outcome; returns how many were published (confirmed). A batch
+    /// claimed ahead (`renew`) has its in-flight time restarted first, and only the events still its own are sent.
+    private func publishAndMark(_ claimed: [IntegrationEventLogEntry], renew: Bool = false) async throws -> Int {
         guard !claimed.isEmpty else { return 0 }
-        let results = await bus.publishAll(claimed.map(\.rawEvent))
-        let outcomes = zip(claimed, results).map { entry, result -> (IntegrationEventLogEntry, String?) in
+        var sending = claimed
+        if renew {
+            let held = try await log.renewClaims(claimed, now: Date())
+            sending = claimed.filter { held.contains($0.eventID) }
+        }
+        // Events no broker can take end failed for good, with the reason; the others go out in order.
+        var unpublishable: [(IntegrationEventLogEntry, String)] = []
+        sending = sending.filter { entry in
+            guard let reason = OutboxFailure.unpublishable(entry, maximumEventSize: configuration.maximumEventSize) else { return true }
+            unpublishable.append((entry, reason))
+            return false
+        }
+        let results = sending.isEmpty ? [] : await bus.publishAll(sending.map(\.rawEvent))
+        var failed: [(IntegrationEventLogEntry, String)] = []
+        var published: [UUID] = []
+        for (entry, result) in zip(sending, results) {
             switch result {
-            case .success: (entry, nil)
-            case .failure(let error): (entry, "\(error)")
+            case .success: published.append(entry.eventID)
+            case .failure(let error) where OutboxFailure.isPermanent(error): unpublishable.append((entry, "\(error)"))
+            case .failure(let error): failed.append((entry, "\(error)"))
             }
         }
-        let published = outcomes.filter { $0.1 == nil }.map(\.0.eventID)
-        let failed = outcomes.compactMap { entry, error in error.map { (entry, $0) } }
         if !published.isEmpty {
             try await log.markPublished(eventIDs: published)
             relayed.increment(by: published.count)
@@ -206,6 +253,18 @@ public final class OutboxRelay: Service, Sendable {
                     after: failedAt, initial: configuration.initialBackoff, maximum: configuration.maximumBackoff,
                     timesSent: entry.timesSent)
                 try await log.markFailed(eventID: entry.eventID, error: error, nextAttemptAt: next)
+            }
+        }
+        if !unpublishable.isEmpty {
+            relayFailed.increment(by: unpublishable.count)
+            logger.error(
+                "outbox relay: events that can never be published as they are are marked failed for good",
+                metadata: [
+                    "count": "\(unpublishable.count)", "first.event.id": "\(unpublishable[0].0.rawEvent.id)",
+                    "error": "\(unpublishable[0].1)",
+                ])
+            for (entry, reason) in unpublishable {
+                try await log.markFailedPermanently(eventID: entry.eventID, error: reason)
             }
         }
         return published.count

@@ -8,7 +8,8 @@ public enum EventState: String, Sendable, Hashable, CaseIterable {
     case inProgress = "InProgress"
     /// The broker confirmed it.
     case published = "Published"
-    /// Sending failed; retried at `nextAttemptAt`.
+    /// Sending failed; retried at `nextAttemptAt`. Without a next attempt it can never be sent as it is (too large,
+    /// unreadable): the relay leaves it until an operator fixes the cause and runs `eventbus outbox retry`.
     case publishedFailed = "PublishedFailed"
 }
 
@@ -49,6 +50,9 @@ public struct IntegrationEventLogEntry: Sendable, Hashable {
         self.lastError = lastError
     }
 
+    /// Whether sending failed for good: `PublishedFailed` with no next attempt (see ``EventState/publishedFailed``).
+    public var failedPermanently: Bool { state == .publishedFailed && nextAttemptAt == nil }
+
     /// The entry as a raw event for publishing.
     public var rawEvent: RawEvent {
         RawEvent(eventType: eventTypeName, id: eventID.lowercasedText, time: creationTime, payload: Data(content.utf8))
@@ -69,6 +73,17 @@ public protocol IntegrationEventLog: Sendable {
     func markPublished(eventID: UUID) async throws
     /// Marks an event `PublishedFailed` with the error and when to try again.
     func markFailed(eventID: UUID, error: String, nextAttemptAt: Date) async throws
+    /// Marks an event `PublishedFailed` with the error and no next attempt: it can never be published as it is (too
+    /// large, unencodable), so the relay leaves it (`eventbus outbox status` shows it with its error; `eventbus outbox
+    /// retry` makes it due again once the cause is fixed). The default marks it failed with a next attempt in the
+    /// distant future.
+    func markFailedPermanently(eventID: UUID, error: String) async throws
+    /// Restarts the in-flight time (`updated_at`) of claimed events just before they are published, so that a batch
+    /// that waited after its claim (the relay claims the next batch while one is being published) is not taken as
+    /// stale by another relay while it is in flight. Returns the events still held by this claim (`InProgress` with
+    /// the claim's times sent); the others were taken by someone else and must not be sent. The default renews
+    /// nothing and returns every event.
+    func renewClaims(_ entries: [IntegrationEventLogEntry], now: Date) async throws -> Set<UUID>
     /// Deletes `Published` events created before `date`; returns how many.
     @discardableResult
     func prunePublished(createdBefore date: Date) async throws -> Int
@@ -113,4 +128,14 @@ extension IntegrationEventLog {
 
     /// Nothing to do: commits are durable when they return.
     public func makeCommitsDurable() async throws {}
+
+    /// Marks the event failed with its next attempt in the distant future.
+    public func markFailedPermanently(eventID: UUID, error: String) async throws {
+        try await markFailed(eventID: eventID, error: error, nextAttemptAt: .distantFuture)
+    }
+
+    /// Renews nothing: every event is still this claim's.
+    public func renewClaims(_ entries: [IntegrationEventLogEntry], now: Date) async throws -> Set<UUID> {
+        Set(entries.map(\.eventID))
+    }
 }
