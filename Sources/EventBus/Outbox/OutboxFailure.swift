@@ -27,7 +27,7 @@ enum OutboxFailure {
     /// Whether publishing failed in a way that sending the same event again cannot fix.
     static func isPermanent(_ error: any Error) -> Bool {
         switch error as? EventBusError {
-        case .encodingFailed: true
+        case .encodingFailed, .eventTooLarge: true
         default: false
         }
     }

@@ -11,6 +11,8 @@ package struct DeliveryPipeline: Sendable {
     package let serviceName: String
     package let logger: Logger
     package let metrics: BusMetrics
+    /// One copy of an id at a time through dedup, handler and record (DESIGN section 5, step 2).
+    package let gate = ProcessingGate()
 
     package init(registry: SubscriptionRegistry, store: any ProcessedMessageStore, serviceName: String, logger: Logger, metrics: BusMetrics) {
         self.registry = registry
@@ -25,6 +27,8 @@ package struct DeliveryPipeline: Sendable {
         package let event: InboundEvent
         package let value: any Sendable
         package let context: EventContext
+        /// The ``ProcessingGate`` key this event holds until it is handled (or ``release(_:)``d).
+        let gateKey: String?
     }
 
     /// The outcome of the steps before handling.
@@ -48,37 +52,56 @@ package struct DeliveryPipeline: Sendable {
                     error: "no subscription of '\(serviceName)' handles event type '\(event.raw.eventType)'")
     }
 
-    /// Decode, filter and dedup steps for one subscription.
+    /// Filter, decode and dedup steps for one subscription. An event admitted holds its id in the ``gate`` until
+    /// ``handle(_:with:)`` (or ``release(_:)``) is done with it.
     package func admit(_ event: InboundEvent, to subscription: Subscription) async -> Admission {
         let name = subscription.id.name
+        // The filter reads only metadata: an event this subscription does not want is not its to judge by its body.
+        if let rejection = subscription.options.filter.rejection(source: event.raw.source, subject: event.raw.subject) {
+            guard subscription.options.deadLettersFilteredEvents else {
+                metrics.filtered.increment()
+                logger.debug("event filtered out", metadata: metadata(event, name).merging(["why": "\(rejection)"]) { $1 })
+                return .decided(.filtered(subscription: name))
+            }
+            return .decided(.deadLetter(subscription: name, reason: .filteredOut, error: rejection))
+        }
         let value: any Sendable
         do {
             value = try subscription.decode(event.raw)
         } catch {
             return .decided(.deadLetter(subscription: name, reason: .unprocessable, error: "cannot decode \(event.raw.eventType): \(error)"))
         }
-        if let rejection = subscription.options.filter.rejection(source: event.raw.source, subject: event.raw.subject) {
-            return .decided(.deadLetter(subscription: name, reason: .filteredOut, error: rejection))
-        }
         let consumer = consumerName(subscription)
         let mustCheck = subscription.options.dedupMode == .always || event.redelivered || event.attempt > 1
+        var gateKey: String?
         if mustCheck {
+            // A second copy in flight waits here for the first to be recorded, then is found in the store below.
+            let key = consumer + "\u{0}" + event.raw.id
+            await gate.enter(key)
             do {
                 if try await store.contains(consumer: consumer, messageID: event.raw.id) {
+                    gate.leave(key)
                     metrics.duplicates.increment()
                     logger.debug("duplicate event acknowledged without handling", metadata: metadata(event, name))
                     return .decided(.duplicate(subscription: name))
                 }
             } catch {
+                gate.leave(key)
                 // The store is down: retrying later is safe, handling now could double the effect.
                 return .decided(failure(event, subscription, error: EventBusError.storeFailed("\(error)")))
             }
+            gateKey = key
         }
         let context = EventContext(
             eventID: event.raw.id, eventType: event.raw.eventType, source: event.raw.source, subject: event.raw.subject,
             attempt: event.attempt, redelivered: event.redelivered, time: event.raw.time, consumer: consumer,
             headers: event.raw.headers)
-        return .handle(Admitted(event: event, value: value, context: context))
+        return .handle(Admitted(event: event, value: value, context: context, gateKey: gateKey))
+    }
+
+    /// Lets go of an admitted event that will not be handled (its batch was given back): the next copy may enter.
+    package func release(_ admitted: Admitted) {
+        if let key = admitted.gateKey { gate.leave(key) }
     }
 
     /// Admits one event to a subscription that does not batch and, when admitted, handles it: the whole of section 5
@@ -95,6 +118,7 @@ package struct DeliveryPipeline: Sendable {
     package func handle(_ admitted: [Admitted], with subscription: Subscription) async -> [DeliveryDecision] {
         let name = subscription.id.name
         let started = ContinuousClock.now
+        defer { for item in admitted { release(item) } }
         do {
             try await subscription.handle(admitted.map { (value: $0.value, context: $0.context) })
         } catch {
