@@ -113,7 +113,8 @@ final class ChannelLink: @unchecked Sendable {
     }
 
     /// Publishes `messages` on `channel` (one this link handed out) in order and returns their outcomes, or throws
-    /// `timeoutError()` once `deadline` passes (the messages' fate is then unknown). When the outcomes are not all in
+    /// `timeoutError()` once `deadline` passes (the fate of messages already written is then unknown; those not yet
+    /// written are withdrawn and never go out). When the outcomes are not all in
     /// after `stallTimeout` (and the connection is not blocked by the broker), `onStall` gets the channel: closing it
     /// fails its outstanding confirms, which the caller then sends again.
     func send(
@@ -127,7 +128,8 @@ final class ChannelLink: @unchecked Sendable {
         }
         defer { sweeper.cancel(stallCheck) }
         return try await sweeper.wait(until: deadline, timeoutError: timeoutError) { complete in
-            channel.publish(messages) { complete(.success($0)) }
+            // The same deadline in the AMQP layer: what is still unsent then is withdrawn, never sent late.
+            channel.publish(messages, deadline: deadline) { complete(.success($0)) }
         }
     }
 }
