@@ -38,7 +38,8 @@ final class CArena: @unchecked Sendable {
         if size > remaining {
             let chunkSize = max(size, 1_024)
             guard let chunk = malloc(chunkSize) else {
-                // Out of memory: nothing sensible is left to do for this process.
+                // Out of memory (sizes here are bounded: short strings and tables that fit in one frame): nothing
+                // sensible is left to do for this process.
                 fatalError("malloc(\(chunkSize)) failed")
             }
             chunks.append((chunk, chunkSize))
@@ -71,7 +72,9 @@ final class CArena: @unchecked Sendable {
     func cString(_ text: String) -> UnsafePointer<CChar> {
         let utf8 = Array(text.utf8)
         let pointer = allocate(utf8.count + 1).bindMemory(to: CChar.self, capacity: utf8.count + 1)
-        utf8.withUnsafeBytes { UnsafeMutableRawPointer(pointer).copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
+        utf8.withUnsafeBytes { source in
+            if let base = source.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: utf8.count) }
+        }
         pointer[utf8.count] = 0
         return UnsafePointer(pointer)
     }
@@ -84,7 +87,8 @@ final class CArena: @unchecked Sendable {
         for (index, key) in table.keys.sorted().enumerated() {
             (entries + index).initialize(to: amqp_table_entry_t(key: bytes(key), value: fieldValue(table[key]!)))
         }
-        return amqp_table_t(num_entries: Int32(table.count), entries: entries)
+        // Clamped, not trapped: a table of 2^31 entries cannot fit in a frame, so encoding fails with a typed error.
+        return amqp_table_t(num_entries: Int32(clamping: table.count), entries: entries)
     }
 
     func fieldValue(_ value: AMQPFieldValue) -> amqp_field_value_t {
@@ -109,17 +113,27 @@ final class CArena: @unchecked Sendable {
         case .bytes(let v): field.kind = kind(AMQP_FIELD_KIND_BYTES); field.value.bytes = bytes(v)
         case .timestamp(let v):
             field.kind = kind(AMQP_FIELD_KIND_TIMESTAMP)
-            field.value.u64 = UInt64(max(0, v.timeIntervalSince1970.rounded(.down)))
+            field.value.u64 = Self.wireTimestamp(v)
         case .table(let v): field.kind = kind(AMQP_FIELD_KIND_TABLE); field.value.table = table(v)
         case .array(let values):
             field.kind = kind(AMQP_FIELD_KIND_ARRAY)
             let entries = allocate(MemoryLayout<amqp_field_value_t>.stride * max(values.count, 1))
                 .bindMemory(to: amqp_field_value_t.self, capacity: max(values.count, 1))
             for (index, element) in values.enumerated() { (entries + index).initialize(to: fieldValue(element)) }
-            field.value.array = amqp_array_t(num_entries: Int32(values.count), entries: values.isEmpty ? nil : entries)
+            field.value.array = amqp_array_t(num_entries: Int32(clamping: values.count), entries: values.isEmpty ? nil : entries)
         case .void: field.kind = kind(AMQP_FIELD_KIND_VOID)
         }
         return field
+    }
+
+    /// A date as AMQP's timestamp: whole seconds since 1970, saturated at both ends instead of trapping. NaN and dates
+    /// before 1970 give 0, 2^64 seconds and later `UInt64.max`, so a delivery's `UInt64.max` (decoded as 2^64) goes
+    /// out again unchanged.
+    static func wireTimestamp(_ date: Date) -> UInt64 {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        guard seconds > 0 else { return 0 }  // also NaN
+        guard seconds < 18_446_744_073_709_551_616.0 else { return .max }  // 2^64 and +infinity
+        return UInt64(seconds)
     }
 
     func properties(_ p: AMQPProperties) -> amqp_basic_properties_t {
@@ -135,7 +149,7 @@ final class CArena: @unchecked Sendable {
         if let v = p.expiration { c.expiration = bytes(v); flags |= CR_BASIC_EXPIRATION_FLAG }
         if let v = p.messageID { c.message_id = bytes(v); flags |= CR_BASIC_MESSAGE_ID_FLAG }
         if let v = p.timestamp {
-            c.timestamp = UInt64(max(0, v.timeIntervalSince1970.rounded(.down)))
+            c.timestamp = Self.wireTimestamp(v)
             flags |= CR_BASIC_TIMESTAMP_FLAG
         }
         if let v = p.type { c.type = bytes(v); flags |= CR_BASIC_TYPE_FLAG }

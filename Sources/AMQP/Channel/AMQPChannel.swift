@@ -241,19 +241,29 @@ public final class AMQPChannel: Sendable {
     /// message: a batch larger than the window is sent as confirms free it. A message that cannot be encoded fails
     /// alone (``AMQPError/invalidArgument(_:)``); when the channel or connection closes, every message not yet
     /// confirmed fails with that error (whether the broker got it is unknown: publish it again).
-    public func publish(_ messages: [AMQPOutboundMessage]) async -> [Result<Void, AMQPError>] {
+    ///
+    /// With a `deadline`, a message not yet handed to the socket when it passes (queued behind a full confirm window,
+    /// a connection the broker blocked, or a stalled write) is dropped and fails with
+    /// ``AMQPError/publishWithdrawn``: it never goes out later, so a caller that gave up at its deadline may publish
+    /// it again without duplicating it. A message already handed to the socket keeps its normal outcome (a write
+    /// that stays stuck ends with ``AMQPError/writeTimedOut(after:)``). A deadline costs one clock read per batch.
+    public func publish(
+        _ messages: [AMQPOutboundMessage], deadline: ContinuousClock.Instant? = nil
+    ) async -> [Result<Void, AMQPError>] {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<[Result<Void, AMQPError>], Never>) in
-            publish(messages) { continuation.resume(returning: $0) }
+            publish(messages, deadline: deadline) { continuation.resume(returning: $0) }
         }
     }
 
-    /// ``publish(_:)`` for callers that track outcomes themselves: returns at once and calls `completion` with every
-    /// message's outcome (same order) once all are settled. `completion` runs exactly once, on the connection's
-    /// thread (or on the caller's, at once, when the channel is closed already): keep it short and never block in
-    /// it; resuming a continuation is the intended use. Lets a caller race the outcome against its own deadline
-    /// without a task per publish.
+    /// ``publish(_:deadline:)`` for callers that track outcomes themselves: returns at once and calls `completion`
+    /// with every message's outcome (same order) once all are settled. `completion` runs exactly once, on the
+    /// connection's thread (or on the caller's, at once, when the channel is closed already; or on a timer thread
+    /// when the batch is withdrawn while the connection's writes are stalled): keep it short and never block in it;
+    /// resuming a continuation is the intended use. Lets a caller race the outcome against its own deadline without
+    /// a task per publish; pass the same `deadline` so that what is still unsent then is withdrawn.
     public func publish(
-        _ messages: [AMQPOutboundMessage], completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void
+        _ messages: [AMQPOutboundMessage], deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void
     ) {
         guard !messages.isEmpty else {
             completion([])
@@ -263,7 +273,7 @@ public final class AMQPChannel: Sendable {
             completion(Array(repeating: .failure(reason), count: messages.count))
             return
         }
-        let batch = PublishBatch(count: messages.count, completion: completion)
+        let batch = PublishBatch(count: messages.count, deadline: deadline, completion: completion)
         var requests: [PublishRequest] = []
         requests.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {
@@ -295,16 +305,30 @@ public final class AMQPChannel: Sendable {
     ///
     /// The sequence ends normally after ``AMQPConsumer/cancel()``, and throws when the channel or connection
     /// closes or the broker cancels the consumer (``AMQPError/consumerCancelledByBroker(consumerTag:)``).
+    ///
+    /// `maxBodySize` (bytes; `nil` for the connection's ``AMQPConnectionConfiguration/maxBodySize``) bounds what
+    /// is read: a delivery announcing a larger body arrives with an empty body and
+    /// ``AMQPDelivery/omittedBodySize`` set, without anything allocated for it; settle it, for example with
+    /// ``AMQPConsumer/reject(_:requeue:)`` and `requeue: false` to dead-letter it. Throws
+    /// ``AMQPError/invalidArgument(_:)`` for a negative limit.
     public func consume(
         queue: String,
         consumerTag: String? = nil,
         prefetch: UInt16? = nil,
         exclusive: Bool = false,
-        arguments: AMQPTable = [:]
+        arguments: AMQPTable = [:],
+        maxBodySize: Int? = nil
     ) async throws -> AMQPConsumer {
+        var bodyLimit = driver.bodyLimit
+        if let maxBodySize {
+            guard let limit = UInt64(exactly: maxBodySize) else {
+                throw AMQPError.invalidArgument("maxBodySize must be 0 or more bytes, got \(maxBodySize)")
+            }
+            bodyLimit = limit
+        }
         if let prefetch { try await basicQos(prefetchCount: prefetch) }
         let tag = consumerTag ?? "eventbus-\(UInt64.random(in: 1...UInt64.max))"
-        let sink = DeliveryBuffer(wakeConnection: { [weak driver] in driver?.wakeForQueuedCommands() })
+        let sink = DeliveryBuffer(bodyLimit: bodyLimit, wakeConnection: { [weak driver] in driver?.wakeForQueuedCommands() })
         let consumer = AMQPConsumer(consumerTag: tag, channel: self, buffer: sink)
         sink.setOnCancel { [weak self] in self?.cancelInBackground(consumerTag: tag) }
         _ = try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RPCReply, any Error>) in

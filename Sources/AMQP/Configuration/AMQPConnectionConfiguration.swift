@@ -45,6 +45,17 @@ public struct AMQPConnectionConfiguration: Sendable, CustomStringConvertible {
     public var connectionName: String?
     /// TLS settings; `nil` for a plain TCP connection. `amqps://` URLs set it to ``TLS/verified(caFile:)``.
     public var tls: TLS?
+    /// The largest message body read from the broker, in bytes; default 128 MiB (RabbitMQ's own largest message).
+    /// A delivery (or `basic.get` reply, or returned message) whose content header announces more is not read:
+    /// nothing is allocated for it, its body frames are dropped as they arrive, and it is handed out with an empty
+    /// body and ``AMQPDelivery/omittedBodySize`` set, for the caller to settle. A consumer may set a smaller limit
+    /// (``AMQPChannel/consume(queue:consumerTag:prefetch:exclusive:arguments:maxBodySize:)``).
+    public var maxBodySize: Int
+    /// How long a write to the socket may make no progress (the broker, or a proxy, stopped reading) before the
+    /// connection is declared dead with ``AMQPError/writeTimedOut(after:)``; with heartbeats on, the heartbeat
+    /// interval when that is shorter. Default 30 s. It also bounds how long ``AMQPConnection/close()`` waits to
+    /// write what is queued.
+    public var writeTimeout: Duration
 
     /// Creates a configuration for a plain TCP connection to one broker.
     public init(
@@ -65,7 +76,12 @@ public struct AMQPConnectionConfiguration: Sendable, CustomStringConvertible {
         self.connectionTimeout = .seconds(10)
         self.connectionName = nil
         self.tls = tls
+        self.maxBodySize = Self.defaultMaxBodySize
+        self.writeTimeout = .seconds(30)
     }
+
+    /// 128 MiB: RabbitMQ's own limit on a message's size (`max_message_size`).
+    public static let defaultMaxBodySize = 134_217_728
 
     /// The configuration as a URL with the password masked: safe to log.
     public var description: String {
@@ -92,6 +108,12 @@ public struct AMQPConnectionConfiguration: Sendable, CustomStringConvertible {
         }
         if connectionTimeout <= .zero {
             throw .invalidArgument("connectionTimeout must be positive")
+        }
+        if maxBodySize < 0 {
+            throw .invalidArgument("maxBodySize must be 0 or more bytes, got \(maxBodySize)")
+        }
+        if writeTimeout <= .zero {
+            throw .invalidArgument("writeTimeout must be positive")
         }
     }
 }

@@ -66,6 +66,20 @@ final class ChannelState: @unchecked Sendable {
         return request
     }
 
+    /// Takes the held-back publishes that `shouldRemove` picks out of the queue (the others keep their order) and
+    /// returns them in order. For withdrawing expired publishes: a rare path, so it rebuilds the queue.
+    func removeDeferred(where shouldRemove: (PublishRequest) -> Bool) -> [PublishRequest] {
+        var removed: [PublishRequest] = []
+        var kept: [PublishRequest?] = []
+        for index in deferredHead..<deferred.count {
+            guard let request = deferred.moveOut(at: index) else { continue }
+            if shouldRemove(request) { removed.append(request) } else { kept.append(request) }
+        }
+        deferred = kept
+        deferredHead = 0
+        return removed
+    }
+
     /// Whether a publish may go to the socket now (confirm window not full).
     var windowOpen: Bool { !confirmMode || pendingConfirms.count < confirmWindow }
 }

@@ -38,8 +38,12 @@ extension ConnectionDriver {
                 _ = amqp_set_rpc_timeout(state, &timeout)
                 _ = amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
             }
+            // The timer may shut the socket down until here (a close stuck on a full socket), not once it is destroyed.
+            stopWatchdog()
             _ = amqp_destroy_connection(state)
             self.state = nil
+        } else {
+            stopWatchdog()
         }
         if let error {
             logger.warning("AMQP connection ended", metadata: ["error": "\(error)"])

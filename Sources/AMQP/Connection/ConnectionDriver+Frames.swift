@@ -14,32 +14,48 @@ extension ConnectionDriver {
                 logger.debug("AMQP method for a closed channel ignored", metadata: ["channel": "\(frame.channel)", "method": "\(frame.payload.method.id)"])
             }
         case CR_FRAME_HEADER:
-            guard let channel = lookUpChannel(frame.channel), channel.content.awaitsHeader else {
-                logger.debug("AMQP content header without a method ignored", metadata: ["channel": "\(frame.channel)"])
-                return
-            }
-            let content = channel.content
             let properties = frame.payload.properties.decoded.map {
                 CDecoding.properties($0.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
             }
-            content.header(bodySize: Int(frame.payload.properties.body_size), properties: properties)
-            if content.isComplete { completeContent(on: channel) }
+            contentHeader(on: frame.channel, bodySize: frame.payload.properties.body_size, properties: properties)
         case CR_FRAME_BODY:
-            guard let channel = lookUpChannel(frame.channel), channel.content.awaitsBody else {
-                logger.debug("AMQP body frame without a header ignored", metadata: ["channel": "\(frame.channel)"])
-                return
-            }
             let fragment = frame.payload.body_fragment
-            let complete: Bool
-            if fragment.len > 0, let bytes = fragment.bytes {
-                complete = channel.content.append(bytes, count: fragment.len)
-            } else {
-                complete = channel.content.isComplete
-            }
-            if complete { completeContent(on: channel) }
+            contentBody(on: frame.channel, bytes: fragment.len > 0 ? fragment.bytes : nil, count: fragment.len)
         default:
             break
         }
+    }
+
+    /// A content header: `bodySize` is the 64-bit size from the wire, checked against the message's body limit
+    /// before anything is allocated for it.
+    func contentHeader(on channelID: UInt16, bodySize: UInt64, properties: consuming AMQPProperties?) {
+        guard let channel = lookUpChannel(channelID), channel.content.awaitsHeader else {
+            logger.debug("AMQP content header without a method ignored", metadata: ["channel": "\(channelID)"])
+            return
+        }
+        let content = channel.content
+        content.header(bodySize: bodySize, properties: properties)
+        if content.omitsBody {
+            logger.warning(
+                "AMQP message body over the size limit not read: the message is handed out with an empty body",
+                metadata: ["channel": "\(channelID)", "announcedBytes": "\(bodySize)"])
+        }
+        if content.isComplete { completeContent(on: channel) }
+    }
+
+    /// A body frame: kept, or only counted when the message's body is over its limit.
+    func contentBody(on channelID: UInt16, bytes: UnsafeRawPointer?, count: Int) {
+        guard let channel = lookUpChannel(channelID), channel.content.awaitsBody else {
+            logger.debug("AMQP body frame without a header ignored", metadata: ["channel": "\(channelID)"])
+            return
+        }
+        let complete: Bool
+        if count > 0, let bytes {
+            complete = channel.content.append(bytes, count: count)
+        } else {
+            complete = channel.content.isComplete
+        }
+        if complete { completeContent(on: channel) }
     }
 
     // MARK: - Channel 0
@@ -76,10 +92,12 @@ extension ConnectionDriver {
         case CR_BASIC_DELIVER_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
             channel.unacked.delivered(m.delivery_tag)
-            channel.content.start(.deliver(
-                consumerTag: channel.recentConsumerTag.decode(m.consumer_tag), deliveryTag: m.delivery_tag,
-                redelivered: m.redelivered != 0, exchange: channel.recentExchange.decode(m.exchange),
-                routingKey: channel.recentRoutingKey.decode(m.routing_key)))
+            let consumerTag = channel.recentConsumerTag.decode(m.consumer_tag)
+            channel.content.start(
+                .deliver(
+                    consumerTag: consumerTag, deliveryTag: m.delivery_tag, redelivered: m.redelivered != 0,
+                    exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key)),
+                bodyLimit: channel.consumer(for: consumerTag)?.bodyLimit ?? bodyLimit)
         case CR_BASIC_ACK_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: true)
@@ -88,17 +106,21 @@ extension ConnectionDriver {
             confirm(on: channel, tag: m.delivery_tag, multiple: m.multiple != 0, ack: false)
         case CR_BASIC_RETURN_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            channel.content.start(.returned(
-                replyCode: m.reply_code, replyText: CDecoding.string(m.reply_text),
-                exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key)))
+            channel.content.start(
+                .returned(
+                    replyCode: m.reply_code, replyText: CDecoding.string(m.reply_text),
+                    exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key)),
+                bodyLimit: bodyLimit)
         case CR_BASIC_GET_OK_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
             guard let rpc = popRPC(on: channel, replying: method.id) else { return }
             if rpc.deliveryNeedsAck { channel.unacked.delivered(m.delivery_tag) }
-            channel.content.start(.getOk(
-                rpc, deliveryTag: m.delivery_tag, redelivered: m.redelivered != 0,
-                exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key),
-                messageCount: m.message_count))
+            channel.content.start(
+                .getOk(
+                    rpc, deliveryTag: m.delivery_tag, redelivered: m.redelivered != 0,
+                    exchange: channel.recentExchange.decode(m.exchange), routingKey: channel.recentRoutingKey.decode(m.routing_key),
+                    messageCount: m.message_count),
+                bodyLimit: bodyLimit)
         case CR_BASIC_CANCEL_METHOD:
             let m = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = CDecoding.string(m.consumer_tag)
@@ -161,12 +183,13 @@ extension ConnectionDriver {
     // MARK: - Content
 
     private func completeContent(on channel: ChannelState) {
-        guard let (kind, properties, body) = channel.content.take() else { return }
+        guard let (kind, properties, body, omittedBodySize) = channel.content.take() else { return }
         switch kind {
         case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
             let delivery = AMQPDelivery(
                 body: body, properties: properties, deliveryTag: deliveryTag, redelivered: redelivered,
-                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag, messageCount: nil)
+                exchange: exchange, routingKey: routingKey, consumerTag: consumerTag, messageCount: nil,
+                omittedBodySize: omittedBodySize)
             if let consumer = channel.consumer(for: consumerTag) {
                 completions.yield(consume delivery, to: consumer)
             } else {
@@ -180,23 +203,29 @@ extension ConnectionDriver {
         case .returned(let replyCode, let replyText, let exchange, let routingKey):
             returned(
                 on: channel, error: .returned(replyCode: AMQPReplyCode(rawValue: replyCode), replyText: replyText, exchange: exchange, routingKey: routingKey),
-                exchange: exchange, routingKey: routingKey, body: body)
+                exchange: exchange, routingKey: routingKey, body: body, omittedBodySize: omittedBodySize)
         case .getOk(let rpc, let deliveryTag, let redelivered, let exchange, let routingKey, let messageCount):
             let delivery = AMQPDelivery(
                 body: body, properties: properties, deliveryTag: deliveryTag, redelivered: redelivered,
-                exchange: exchange, routingKey: routingKey, consumerTag: "", messageCount: messageCount)
+                exchange: exchange, routingKey: routingKey, consumerTag: "", messageCount: messageCount,
+                omittedBodySize: omittedBodySize)
             flushCompletions()
             rpc.complete(.success(.getOk(delivery)))
         }
     }
 
     /// A `basic.return` arrives before the `basic.ack` of the same publish. It carries no delivery tag, so it is
-    /// matched to the oldest unconfirmed mandatory publish with the same exchange, routing key and body.
-    private func returned(on channel: ChannelState, error: AMQPError, exchange: String, routingKey: String, body: Data) {
+    /// matched to the oldest unconfirmed mandatory publish with the same exchange, routing key and body (by size
+    /// alone when the returned body was over the limit and not read).
+    private func returned(
+        on channel: ChannelState, error: AMQPError, exchange: String, routingKey: String, body: Data, omittedBodySize: UInt64?
+    ) {
         if channel.confirmMode {
             let matched = channel.pendingConfirms.markReturned(error) { pending in
-                pending.request.mandatory && pending.request.exchange == exchange && pending.request.routingKey == routingKey
-                    && pending.request.body == body
+                guard pending.request.mandatory, pending.request.exchange == exchange, pending.request.routingKey == routingKey
+                else { return false }
+                if let omittedBodySize { return UInt64(pending.request.body.count) == omittedBodySize }
+                return pending.request.body == body
             }
             if matched { return }
         }

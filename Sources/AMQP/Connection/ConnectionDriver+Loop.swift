@@ -16,7 +16,9 @@ extension ConnectionDriver {
             pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
         ]
         let idleTimeout = Int32(heartbeat > 0 ? min(heartbeat * 500, 1_000) : 1_000)
+        setInTurn(true)
         while true {
+            noteProgress()
             let settled = transientSettled
             transientSettled = 0
             shared.withLock { shared in
@@ -45,8 +47,11 @@ extension ConnectionDriver {
             let alive = readAvailableFrames()
             endWriteBatch()
             guard alive else { return }
+            withdrawExpiredHeldBack()
             flushCompletions()
+            setInTurn(false)
             runJobs()
+            setInTurn(true)
 
             let settledNow = transientSettled
             transientSettled = 0
@@ -65,7 +70,10 @@ extension ConnectionDriver {
             }
             pollFDs[0].revents = 0
             pollFDs[1].revents = 0
-            let ready = poll(&pollFDs, 2, idleTimeout)
+            let timeout = sleepBeforeWithdrawal(idle: idleTimeout)
+            setInTurn(false)
+            let ready = poll(&pollFDs, 2, timeout)
+            setInTurn(true)
             shared.withLock { $0.sleeping = false }
             if ready > 0, pollFDs[1].revents != 0 {
                 var counter: UInt64 = 0
@@ -84,7 +92,7 @@ extension ConnectionDriver {
             publish(request, on: channel)
         case .publishBatch(let requests, let channel):
             flushAcknowledgements()
-            for request in requests { publish(request, on: channel) }
+            publishBatch(requests, on: channel)
         case .acknowledge(let kind, let tag, let channel):
             acknowledge(kind, tag: tag, on: channel)
         case .closure(let run, _):
@@ -120,13 +128,13 @@ extension ConnectionDriver {
     }
 
     private func readError(_ status: Int32) -> AMQPError {
-        if status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue { return .heartbeatTimeout }
-        return .connectionLost(reason: CDecoding.statusText(status))
+        if status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue, !writeStalled.load(ordering: .acquiring) { return .heartbeatTimeout }
+        return lostError(CDecoding.statusText(status))
     }
 
     /// A send on the socket failed: the connection is gone.
     func socketFailed(_ status: Int32) {
-        if stopping == nil { stopping = .some(.connectionLost(reason: CDecoding.statusText(status))) }
+        if stopping == nil { stopping = .some(lostError(CDecoding.statusText(status))) }
     }
 
     /// The open channel with number `id`.

@@ -9,8 +9,8 @@ extension ConnectionDriver {
         let id: UInt16
         if let reused = freeChannelIDs.popLast() {
             id = reused
-        } else if Int(nextChannelID) <= channelMax {
-            id = nextChannelID
+        } else if nextChannelID <= channelMax, let next = UInt16(exactly: nextChannelID) {
+            id = next
             nextChannelID += 1
         } else {
             completion(.failure(.invalidArgument("all \(channelMax) channels of the connection are open")))
@@ -70,16 +70,28 @@ extension ConnectionDriver {
             return
         }
         if blocked || channel.hasDeferred || !channel.windowOpen {
+            if let deadline = request.deadline { noteHeldBack(deadline: deadline) }
             channel.deferred.append(consume request)
             return
         }
         send(consume request, on: channel)
     }
 
-    /// Sends held-back publishes while the window is open and the connection is not blocked.
+    /// Sends held-back publishes while the window is open and the connection is not blocked; those whose deadline
+    /// passed meanwhile are withdrawn instead (the clock is read once, and only when one has a deadline).
     func flushDeferred(_ channel: ChannelState) {
+        var now: ContinuousClock.Instant?
         while !blocked, channel.isOpen, channel.hasDeferred, channel.windowOpen, stopping == nil {
-            send(channel.popDeferred(), on: channel)
+            let request = channel.popDeferred()
+            if let deadline = request.deadline {
+                let current = now ?? ContinuousClock.now
+                now = current
+                if current >= deadline {
+                    dropUnsent(request, .failure(.publishWithdrawn))
+                    continue
+                }
+            }
+            send(request, on: channel)
         }
     }
 
@@ -137,7 +149,7 @@ extension ConnectionDriver {
             if request.waiter.isTransient { logger.error("AMQP queued transient publish dropped", metadata: ["error": "\(error)"]) }
             completions.resume(request.waiter, .failure(error))
         default:
-            completions.resume(request.waiter, .failure(.connectionLost(reason: CDecoding.statusText(status))))
+            completions.resume(request.waiter, .failure(lostError(CDecoding.statusText(status))))
             socketFailed(status)
         }
     }

@@ -17,6 +17,7 @@ extension ConnectionDriver {
     /// Called before librabbitmq-c writes a publish or an ack: writes the buffered publish frames first (order),
     /// and corks the socket at the second write of a batch.
     func willWrite() {
+        noteProgress()
         flushPublishFrames()
         guard batchingWrites else { return }
         writesInBatch += 1
@@ -33,13 +34,15 @@ extension ConnectionDriver {
     /// Sends one method frame through librabbitmq-c, after the buffered publish frames (so the wire keeps the order
     /// in which frames were produced). Returns the library's status.
     func sendMethod<Method>(_ methodID: amqp_method_number_t, on channelID: UInt16, _ method: inout Method) -> Int32 {
+        noteProgress()
         flushPublishFrames()
         return withUnsafeMutablePointer(to: &method) { amqp_send_method(state, channelID, methodID, $0) }
     }
 
     /// Writes every buffered publish frame (``PublishFrames``), waiting for the socket when its buffer is full.
     /// Runs before anything else is written, so the broker sees frames in the order they were produced. When the
-    /// write fails the connection is lost (``stopping``) and the publishes waiting for it fail.
+    /// write fails the connection is lost (``stopping``) and the publishes waiting for it fail. A wait that makes no
+    /// progress for the write timeout ends when the write-stall timer shuts the socket down (``startWatchdog()``).
     func flushPublishFrames() {
         guard let frames = publishFrames, !frames.isEmpty else { return }
         var failure: AMQPError?
@@ -47,6 +50,7 @@ extension ConnectionDriver {
             let sent = send(socketFD, frames.base + frames.written, frames.count - frames.written, Int32(MSG_NOSIGNAL))
             if sent > 0 {
                 frames.written += sent
+                noteProgress()
                 continue
             }
             let code = errno
@@ -57,7 +61,7 @@ extension ConnectionDriver {
                 _ = poll(&descriptor, 1, 1_000)
                 continue
             }
-            failure = .connectionLost(reason: "writing to the socket failed: \(String(cString: strerror(code)))")
+            failure = lostError("writing to the socket failed: \(String(cString: strerror(code)))")
             break
         }
         frames.reset()

@@ -1,4 +1,5 @@
 import CRabbitMQ
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -31,6 +32,8 @@ final class ConnectionDriver: @unchecked Sendable {
         var jobs: [UnownedJob] = []
         /// Set when the thread is about to exit: jobs then go to the global executor.
         var threadExited = false
+        /// The socket the write-stall timer may shut down; -1 before the connection opens and once it is destroyed.
+        var watchedSocket: Int32 = -1
     }
 
     /// How many transient publishes may be queued for the thread before `publish` waits for the socket again.
@@ -38,6 +41,8 @@ final class ConnectionDriver: @unchecked Sendable {
 
     let configuration: AMQPConnectionConfiguration
     let logger: Logger
+    /// ``AMQPConnectionConfiguration/maxBodySize``: the body limit of `basic.get`, returns, and consumers without one.
+    let bodyLimit: UInt64
     let shared = Mutex(Shared())
     let wakeFD: Int32
 
@@ -49,7 +54,8 @@ final class ConnectionDriver: @unchecked Sendable {
     var channels: [UInt16: ChannelState] = [:]
     var lastChannel: ChannelState?
     var freeChannelIDs: [UInt16] = []
-    var nextChannelID: UInt16 = 1
+    /// An `Int`, so that handing out channel 65 535 does not overflow it.
+    var nextChannelID = 1
     var blocked = false
     var stopping: AMQPError??
     var connectedEndpoint: AMQPConnectionConfiguration.Endpoint?
@@ -73,6 +79,18 @@ final class ConnectionDriver: @unchecked Sendable {
     var publishFrames: PublishFrames?
     /// Who waits for a publish in ``publishFrames`` without a confirm: told once its frames are written.
     var framesAwaitingWrite: [PublishWaiter] = []
+    /// Write-stall detection (``startWatchdog()``): progress marks and the turn flag the thread stores, whether the
+    /// timer declared a stall, and the timer's last look.
+    let writeProgress = Atomic<UInt64>(0)
+    let inTurn = Atomic<Bool>(false)
+    let writeStalled = Atomic<Bool>(false)
+    let watchdogObservation = Mutex<(progress: UInt64, since: ContinuousClock.Instant)>((0, .now))
+    var progressCount: UInt64 = 0
+    var watchdog: (any DispatchSourceTimer)?
+    /// ``AMQPConnectionConfiguration/writeTimeout``, or the heartbeat interval when shorter (set once connected).
+    var writeTimeout: Duration = .seconds(30)
+    /// The earliest deadline among held-back publishes, when the loop must wake to withdraw them.
+    var nextWithdrawal: ContinuousClock.Instant?
     /// `frame_max` negotiated with the broker.
     var frameMax = 131_072
     /// Buffered publish frames are written once they reach this size, even mid-batch.
@@ -81,6 +99,7 @@ final class ConnectionDriver: @unchecked Sendable {
     init(configuration: AMQPConnectionConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.bodyLimit = UInt64(clamping: configuration.maxBodySize)
         self.wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
     }
 
@@ -101,6 +120,7 @@ final class ConnectionDriver: @unchecked Sendable {
             _ = cr_set_thread_name(name)
             switch self.establish() {
             case .success:
+                self.startWatchdog()
                 completion(.success(()))
                 self.runLoop()
             case .failure(let error):

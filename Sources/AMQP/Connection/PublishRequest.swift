@@ -12,6 +12,12 @@ struct PublishRequest: Sendable {
     /// Who waits for the outcome.
     let waiter: PublishWaiter
 
+    /// The deadline of the batch this publish belongs to: unsent by then, it is withdrawn.
+    var deadline: ContinuousClock.Instant? {
+        if case .batch(let batch, _) = waiter { return batch.deadline }
+        return nil
+    }
+
     /// Whether `amqp_basic_publish` can only fail on the socket for this message, never while encoding it: no
     /// headers table (whose size is only known once encoded) and every short string within 255 bytes. Only such
     /// messages may be queued without waiting, since nobody would be told of an encoding error.
@@ -61,10 +67,16 @@ final class PublishBatch: @unchecked Sendable {
     private var results: [Result<Void, AMQPError>]
     private var remaining: Int
     private let completion: @Sendable ([Result<Void, AMQPError>]) -> Void
+    /// Messages still unsent at this instant are withdrawn (``AMQPError/publishWithdrawn``).
+    let deadline: ContinuousClock.Instant?
 
-    init(count: Int, completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void) {
+    init(
+        count: Int, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable ([Result<Void, AMQPError>]) -> Void
+    ) {
         self.results = Array(repeating: .failure(.connectionClosed), count: count)
         self.remaining = count
+        self.deadline = deadline
         self.completion = completion
     }
 

@@ -48,8 +48,12 @@ final class DeliveryBuffer: Sendable {
     private let state = Mutex(State())
     /// Wakes the connection thread for commands queued without waking it.
     private let wakeConnection: @Sendable () -> Void
+    /// The largest body this consumer's deliveries are read with; a larger one arrives empty, with its size in
+    /// ``AMQPDelivery/omittedBodySize``.
+    let bodyLimit: UInt64
 
-    init(wakeConnection: @escaping @Sendable () -> Void = {}) {
+    init(bodyLimit: UInt64 = .max, wakeConnection: @escaping @Sendable () -> Void = {}) {
+        self.bodyLimit = bodyLimit
         self.wakeConnection = wakeConnection
     }
 

@@ -38,6 +38,14 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     case consumerCancelledByBroker(consumerTag: String)
     /// The broker sent something this client did not expect; the channel or connection was closed.
     case protocolViolation(String)
+    /// A write to the socket made no progress for this long (the broker or the network stopped taking data), so the
+    /// connection was declared dead and closed; whatever waited on it failed. Connect again; publishes not confirmed
+    /// may or may not have reached the broker.
+    case writeTimedOut(after: Duration)
+    /// The publish was not sent: its deadline passed before it could be written to the socket (it was still queued
+    /// behind a full confirm window, a broker that blocked the connection, or a stalled write). Nothing reached the
+    /// broker, so publishing it again cannot duplicate it.
+    case publishWithdrawn
 
     /// The kind of TLS failure.
     public enum TLSFailure: String, Sendable, Hashable {
@@ -67,7 +75,7 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     /// that wants to go on must connect again.
     public var closesConnection: Bool {
         switch self {
-        case .heartbeatTimeout, .connectionClosedByBroker, .connectionClosed, .connectionLost,
+        case .heartbeatTimeout, .connectionClosedByBroker, .connectionClosed, .connectionLost, .writeTimedOut,
             .connectionRefused, .connectionTimedOut, .authenticationFailed, .virtualHostAccessRefused, .tls:
             return true
         default:
@@ -120,6 +128,10 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
             return "the broker cancelled consumer '\(tag)' (was its queue deleted?)"
         case .protocolViolation(let text):
             return "protocol violation: \(text)"
+        case .writeTimedOut(let timeout):
+            return "writing to the broker made no progress for \(timeout): the connection was declared dead; is the broker or the network stalled?"
+        case .publishWithdrawn:
+            return "the publish was withdrawn unsent: its deadline passed before it could be written to the socket; nothing reached the broker"
         }
     }
 }

@@ -20,6 +20,12 @@ public struct AMQPDelivery: Sendable {
     public var consumerTag: String
     /// For `basic.get`: how many messages remained in the queue.
     public var messageCount: UInt32?
+    /// Set when the body was not read because its content header announced more than the body limit
+    /// (``AMQPConnectionConfiguration/maxBodySize``, or the consumer's `maxBodySize`): the size announced, in bytes.
+    /// ``body`` is then empty; nothing was allocated for it and the connection goes on. Settle the delivery as usual:
+    /// `reject(requeue: false)` lets the queue's dead-letter exchange move the intact message aside, while a requeue
+    /// would bring it straight back. `nil` for a body that was read.
+    public var omittedBodySize: UInt64?
 
     /// The headers table, or an empty table when the message has none.
     public var headers: AMQPTable { properties.headers ?? [:] }
