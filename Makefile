@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 BENCH_ARGS ?=
 
-.PHONY: setup build demo e2e amqp-demo test bench broker-start broker-stop cluster-start cluster-stop clean
+.PHONY: setup build demo e2e amqp-demo test faults bench broker-start broker-stop cluster-start cluster-stop clean
 
 setup:
 	@scripts/setup.sh
@@ -53,6 +53,14 @@ docker/.env:
 		echo "RABBITMQ_PASSWORD=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"; \
 		echo "POSTGRES_PASSWORD=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"; \
 	} > $@.tmp && mv $@.tmp $@ && echo "docker/.env: written with random passwords"
+
+# The fault ledger: Catalog and Basket under load while the broker restarts, connections close, services are
+# killed, poison arrives...; checks every committed event is applied exactly once (scripts/faults/run.py,
+# docs/FAULTS.md). Its own broker (5790) and PostgreSQL (5795); FAULTS=name,name runs a subset.
+faults: setup
+	$(SWIFT) build --product catalog
+	$(SWIFT) build --product basket
+	scripts/faults/run.py
 
 bench: setup
 	$(SWIFT) build -c release --product eventbus-bench

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""`make faults`: the fault ledger. Runs the real Catalog and Basket executables against a private broker (and a
+private PostgreSQL where a row needs it), drives price changes through Catalog's HTTP API, injects one fault per
+scenario, waits for quiescence and checks that every event committed in Catalog's outbox was applied exactly once
+in Basket. Prints one table and writes docs/FAULTS.md; exits 1 when any row lost or doubled an event.
+
+Environment: FAULTS=name,name (a subset: a scenario's name, or name/store), FAULTS_RATE (price changes/s, 250), FAULTS_SECONDS (drive
+time per scenario, 20), FAULTS_CONNECTIONS (16), FAULTS_BROKER_PORT (5790), FAULTS_POSTGRES_PORT (5795),
+FAULTS_HTTP_PORT (5796: Catalog, +1: Basket, +2/+3: the fault proxy), BIN_DIR (.build/debug),
+FAULTS_OUTPUT (docs/FAULTS.md; empty: do not write). Builds nothing: `make faults` builds first.
+"""
+
+import datetime
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import Harness, HarnessError  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def git(*args):
+    import subprocess
+    try:
+        return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def render(rows, started, elapsed, settings):
+    header = ("| scenario | store | committed | applied once | lost | applied twice | dead-lettered | "
+              "recovery s (fault end → quiescent) |")
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        recovery = "—" if row["recovery"] is None else "%.1f" % row["recovery"]
+        lines.append("| %s | %s | %d | %d | %d | %d | %d | %s |" % (
+            row["scenario"], row["store"], row["committed"], row["applied_once"], row["lost"], row["applied_twice"],
+            row["dead_lettered"], recovery))
+    table = "\n".join(lines)
+    notes = []
+    for row in rows:
+        for note in row["notes"]:
+            notes.append("- **%s / %s**: %s" % (row["scenario"], row["store"], note))
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    meta = ("Run %s UTC, commit %s%s, on %s (%s, %d cores, Python %s); %s; the whole run took %.0f s." % (
+        started.strftime("%Y-%m-%d %H:%M"), git("rev-parse", "--short", "HEAD"), dirty, platform.node(),
+        platform.platform(terse=True), os.cpu_count() or 0, platform.python_version(), settings, elapsed))
+    return table, notes, meta
+
+
+DOC_HEAD = """# Fault ledger (`make faults`)
+
+Each row runs the real `catalog` and `basket` executables (debug build) against a private RabbitMQ (and a private
+PostgreSQL for the PostgreSQL rows), each service with its own database. Thirty-two products sit in ten baskets;
+sixteen keep-alive HTTP connections change prices through `PUT /api/v1/catalog/items` at a steady rate (each product
+on one connection, prices only rising) while the scenario's fault is injected. Then the harness waits until nothing
+is pending in Catalog's outbox, nothing waits in any queue and Basket's processed count is stable, and checks:
+
+- **committed**: events in Catalog's outbox (`integration_event_log`): exactly the price changes whose transaction
+  committed, whether or not the HTTP caller saw the answer.
+- **applied once**: committed events whose id is in Basket's `processed_messages` (written in the same transaction as
+  the basket change) and whose handler committed its effect once (one `price change applied|unmatched|stale` log line
+  per id at most, across restarts).
+- **lost**: committed events missing from `processed_messages`, plus any product whose basket lines and known price
+  do not end at Catalog's final price (an effect missing although its id was recorded).
+- **applied twice**: committed events whose effect transaction committed more than once (two non-duplicate outcome
+  lines for one id). The basket's rule is idempotent, so the final prices cannot show a double: the log lines can.
+- **dead-lettered**: messages in the Basket queue's dead-letter queue at the end (the poison row puts three there).
+- **recovery s**: from the end of the fault (the broker answers again, the killed service is healthy again, the alarm
+  is cleared) until every event committed before that moment is applied in Basket. For the baseline it is measured
+  from the middle of the drive, so it shows the normal lag.
+
+A row with lost > 0 or applied twice > 0 makes `make faults` fail. Notes under the table give the evidence each fault
+produced (rows pending in the outbox at a kill, duplicates suppressed, ...).
+
+"""
+
+
+def main():
+    wanted = [name.strip() for name in os.environ.get("FAULTS", "").split(",") if name.strip()]
+    known = sorted({s.name for s in SCENARIOS} | {"%s/%s" % (s.name, s.store) for s in SCENARIOS})
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        print("faults: unknown scenario(s) %s; known: %s" % (", ".join(unknown), ", ".join(known)), file=sys.stderr)
+        return 2
+    chosen = [s for s in SCENARIOS if not wanted or s.name in wanted or "%s/%s" % (s.name, s.store) in wanted]
+    bin_dir = os.environ.get("BIN_DIR", os.path.join(ROOT, ".build", "debug"))
+    for program in ("catalog", "basket"):
+        if not os.access(os.path.join(bin_dir, program), os.X_OK):
+            print("faults: %s/%s is missing: run `make faults` (it builds first)" % (bin_dir, program), file=sys.stderr)
+            return 2
+    started = datetime.datetime.now(datetime.timezone.utc)
+    clock = time.monotonic()
+    harness = Harness(ROOT, bin_dir)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    rows = []
+    try:
+        harness.start_broker()
+        if any(s.store == "postgres" for s in chosen):
+            harness.start_postgres()
+        for scenario in chosen:
+            print("\n==> %s / %s" % (scenario.name, scenario.store), flush=True)
+            try:
+                row = harness.run(scenario)
+            except HarnessError as error:
+                row = harness.failed_row(scenario, str(error))
+            rows.append(row)
+            print("    committed %d, applied once %d, lost %d, applied twice %d, dead-lettered %d, recovery %s" % (
+                row["committed"], row["applied_once"], row["lost"], row["applied_twice"], row["dead_lettered"],
+                "—" if row["recovery"] is None else "%.1f s" % row["recovery"]), flush=True)
+    except KeyboardInterrupt:
+        print("\nfaults: interrupted", file=sys.stderr)
+        harness.stop_all()
+        return 130
+    finally:
+        harness.stop_all()
+    elapsed = time.monotonic() - clock
+    settings = "%d price changes/s over %d connections, %d s per scenario" % (
+        harness.rate, harness.connections, harness.seconds)
+    table, notes, meta = render(rows, started, elapsed, settings)
+    print("\n" + table)
+    if notes:
+        print("\n" + "\n".join(notes))
+    print("\n" + meta)
+    output = os.environ.get("FAULTS_OUTPUT", os.path.join(ROOT, "docs", "FAULTS.md"))
+    if output:
+        with open(output + ".tmp", "w") as handle:
+            handle.write(DOC_HEAD + meta + "\n\n" + table + "\n")
+            if notes:
+                handle.write("\nNotes:\n\n" + "\n".join(notes) + "\n")
+        shutil.move(output + ".tmp", output)
+        print("faults: written to %s" % os.path.relpath(output, ROOT))
+    bad = [row for row in rows if row["lost"] > 0 or row["applied_twice"] > 0 or row.get("failed")]
+    if bad:
+        print("faults: FAILED: %s" % ", ".join("%s/%s" % (r["scenario"], r["store"]) for r in bad), file=sys.stderr)
+        return 1
+    print("faults: OK: nothing lost, nothing applied twice in %d rows" % len(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
