@@ -46,6 +46,10 @@ func describe(_ delivery: AMQPDelivery, index: Int? = nil) -> String {
     var lines: [String] = []
     let type = delivery.properties.type ?? delivery.routingKey
     lines.append("\(index.map { "#\($0) " } ?? "")\(type) id=\(delivery.properties.messageID ?? "-") redelivered=\(delivery.redelivered)")
+    if delivery.headers["x-dead-letter-reason"] == nil, delivery.headers["x-death"] != nil {
+        // Moved by the broker as it arrived: the service rejected it without reading or forwarding it.
+        lines.append("  reason: rejected as it arrived (its body was over the service's maxEventSize, or it could not be forwarded); the service's log says which")
+    }
     for key in delivery.headers.keys.sorted() {
         guard let value = delivery.headers[key] else { continue }
         let text: String
@@ -55,7 +59,9 @@ func describe(_ delivery: AMQPDelivery, index: Int? = nil) -> String {
         }
         lines.append("  \(key): \(text)")
     }
-    lines.append("  body: \(String(decoding: delivery.body, as: UTF8.self))")
+    let shown = delivery.body.prefix(4_096)
+    let rest = delivery.body.count - shown.count
+    lines.append("  body: \(String(decoding: shown, as: UTF8.self))\(rest > 0 ? " … (\(rest) more bytes)" : "")")
     return lines.joined(separator: "\n")
 }
 
