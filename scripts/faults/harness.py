@@ -481,8 +481,10 @@ class Harness:
         phantom = processed - committed
         if phantom:
             ctx.note("%d processed ids were never committed in Catalog (e.g. %s)" % (len(phantom), sorted(phantom)[0]))
+        duplicates += self.metric(ctx.basket, "eventbus_duplicates_total")
         if duplicates:
-            ctx.note("%d redelivered or republished copies found already processed (no second effect)" % duplicates)
+            ctx.note("%d redelivered or republished copies found already processed (no second effect; Basket's "
+                     "duplicate outcomes and eventbus_duplicates_total since its last start)" % duplicates)
         # What the services themselves saw: lost connections (and why), handler retries.
         seen = []
         for service in (ctx.catalog, ctx.basket):
@@ -503,6 +505,22 @@ class Harness:
             "applied_once": len((committed & processed) - twice), "lost": len(lost) + missing_effect,
             "applied_twice": len(twice), "dead_lettered": dead, "notes": ctx.notes, "recovery": None,
         }
+
+    def metric(self, service, name):
+        """The sum of a counter over its labels in a service's /metrics, or 0 when it cannot be read."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % service.port, timeout=5) as answer:
+                text = answer.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError):
+            return 0
+        total = 0
+        for line in text.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                try:
+                    total += int(float(line.rsplit(" ", 1)[1]))
+                except ValueError:
+                    pass
+        return total
 
     def failed_row(self, scenario, reason):
         log("FAILED: " + reason)

@@ -5,6 +5,7 @@ broker, on loopback. Runs an asyncio loop in a thread; the harness switches its 
 - "latency": every chunk, both ways, is delivered `latency` seconds after it was read (order kept, pipelined);
 - "stall": nothing goes from the broker to the client on connections open now; the sockets stay open (the
   half-dead connection only heartbeats detect); new connections pass;
+- "stall-up": the same from the client to the broker (the client's acks and publishes never arrive);
 - "cut": every open connection gets half of its next broker-to-client chunk, then both sockets close (a drop
   mid-frame);
 - "blackhole": everything read is discarded, on open and new connections alike; `restore()` then closes the
@@ -57,6 +58,8 @@ class FaultProxy:
                 link["modes_seen"].add(mode)
                 if mode == "stall":
                     link["stalled"] = True
+                if mode == "stall-up":
+                    link["stalled_up"] = True
                 if mode == "cut":
                     link["cut"] = True
             return len(self.links)
@@ -68,7 +71,7 @@ class FaultProxy:
             self.mode = "pass"
             closed = 0
             for link in list(self.links):
-                link["stalled"] = False
+                link["stalled"] = link["stalled_up"] = False
                 if "blackhole" in link["modes_seen"]:
                     self._close(link)
                     closed += 1
@@ -101,7 +104,7 @@ class FaultProxy:
         except OSError:
             client_writer.transport.abort()
             return
-        link = {"client": client_writer, "broker": broker_writer, "stalled": False, "cut": False,
+        link = {"client": client_writer, "broker": broker_writer, "stalled": False, "stalled_up": False, "cut": False,
                 "modes_seen": {self.mode}}
         link = _Link(link)
         self.links.add(link)
@@ -125,7 +128,7 @@ class FaultProxy:
                     await writer.drain()
                     self._close(link)
                     break
-                if not upstream and link["stalled"]:
+                if (link["stalled_up"] if upstream else link["stalled"]):
                     link["held"].append(data)   # kept, never sent: the client hears nothing more
                     continue
                 due = time.monotonic() + (self.latency if self.mode == "latency" else 0.0)

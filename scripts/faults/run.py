@@ -96,6 +96,9 @@ def main():
         if not os.access(os.path.join(bin_dir, program), os.X_OK):
             print("faults: %s/%s is missing: run `make faults` (it builds first)" % (bin_dir, program), file=sys.stderr)
             return 2
+    import selftest
+    if selftest.main() != 0:
+        return 1
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
     harness = Harness(ROOT, bin_dir)
