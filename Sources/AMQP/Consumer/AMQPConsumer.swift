@@ -63,6 +63,16 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         try channel.reject(delivery.deliveryTag, requeue: requeue)
     }
 
+    /// Gives every delivery buffered for the iterating task back to the broker (`basic.nack` with requeue), so that
+    /// another consumer gets them now instead of after this one is done; the iterating task will not see them.
+    /// For a graceful stop while a handler still runs: call it after ``cancel()``. Returns how many went back.
+    @discardableResult
+    public func giveBackBuffered() throws -> Int {
+        let taken = buffer.takeBuffered()
+        for delivery in taken { try channel.nack(delivery.deliveryTag, requeue: true) }
+        return taken.count
+    }
+
     /// Stops the consumer (one round trip); the sequence then ends normally.
     public func cancel() async throws {
         try await channel.cancel(consumerTag: consumerTag)

@@ -70,6 +70,16 @@ final class DeliveryBuffer: Sendable {
         }
     }
 
+    /// Takes every buffered delivery out (the iterating task will not see them), in order.
+    func takeBuffered() -> [AMQPDelivery] {
+        state.withLock { state in
+            var taken: [AMQPDelivery] = []
+            taken.reserveCapacity(state.deliveries.count - state.head)
+            while !state.isEmpty { if let delivery = state.pop() { taken.append(delivery) } }
+            return taken
+        }
+    }
+
     /// Deliveries buffered and not yet taken, and whether acks are held (for tests).
     var snapshot: (buffered: Int, holdingAcknowledgements: Bool) {
         state.withLock { ($0.deliveries.count - $0.head, $0.heldAcknowledgements) }
