@@ -142,9 +142,16 @@ import Testing
         try await channel.confirmSelect()
         var events = connection.events().makeAsyncIterator()
 
-        // A memory alarm blocks every publishing connection of the node; lift it as soon as the block is seen.
+        // A memory alarm blocks every publishing connection of the node (at its next publish); lift it as soon as
+        // the block is seen.
         try await TestBroker.ctl("set_vm_memory_high_watermark", "0")
-        let blockedPublish = Task { try await channel.publish(Data("during alarm".utf8), routingKey: queue) }
+        // Other tests share this broker: whatever happens here, the alarm ends within 15 s.
+        let alarmGuard = Task {
+            try await Task.sleep(for: .seconds(15))
+            _ = try? await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
+        }
+        defer { alarmGuard.cancel() }
+        let triggeringPublish = Task { try await channel.publish(Data("meets the alarm".utf8), routingKey: queue) }
         let first = await events.next()
         guard case .blocked(let reason)? = first else {
             _ = try? await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
@@ -153,11 +160,18 @@ import Testing
         }
         #expect(reason.contains("memory"))
         #expect(connection.isBlocked)
+        // Published while blocked, it must complete only after the unblock: the client clears `isBlocked` before it
+        // sends what waited, so a publish that did not wait (clearing the alarm takes a second) sees it still set.
+        let blockedPublish = Task {
+            try await channel.publish(Data("during alarm".utf8), routingKey: queue)
+            return connection.isBlocked
+        }
         try await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
         #expect(await events.next() == .unblocked)
-        try await blockedPublish.value
+        try await triggeringPublish.value
+        #expect(try await blockedPublish.value == false, "the publish completed while the connection was still blocked")
         #expect(!connection.isBlocked)
-        #expect(try await TestBroker.waitForMessageCount(1, in: queue, on: channel) == 1)
+        #expect(try await TestBroker.waitForMessageCount(2, in: queue, on: channel) == 2)
         try await channel.queueDelete(queue)
         await connection.close()
     }
