@@ -136,4 +136,27 @@ import Testing
             try await eventually("handled") { await handled.total == 1 }
         }
     }
+
+    @Test func aDeadLetterQueueWithALengthLimitKeepsTheNewestDeadLetters() async throws {
+        try await withService(configure: { $0.deadLetterQueueMaxLength = 2 }) { service, inspector, handled in
+            let queue = service.configuration.queue
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let poison = PriceChanged(productId: 404, newPrice: 1, oldPrice: 2)
+                ids.append(poison.id.uuidString)
+                try await inspector.channel.publish(
+                    try body(poison), routingKey: queue,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: poison.id.uuidString, type: "PriceChanged"))
+            }
+            // Handled in queue order: once the marker behind them is handled, all three were dead-lettered.
+            let marker = PriceChanged(productId: 1, newPrice: 1, oldPrice: 2)
+            try await inspector.channel.publish(
+                try body(marker), routingKey: queue,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: marker.id.uuidString, type: "PriceChanged"))
+            try await eventually("the marker is handled") { await handled.total == 1 }
+            #expect(try await inspector.messageCount("\(queue).dead-letter") == 2)
+            let kept = try await inspector.drain("\(queue).dead-letter").compactMap(\.properties.messageID)
+            #expect(kept == Array(ids.suffix(2)), "the oldest dead letter went first")
+        }
+    }
 }
