@@ -76,6 +76,16 @@ struct SampleConfigurationTests {
         }
     }
 
+    @Test func configurationPrintsNeitherPassword() throws {
+        let configuration = try SampleConfiguration(
+            environment: ["EVENTBUS_URL": "amqp://u:\(Self.hostilePassword)@broker/", "DATABASE_URL": "postgres://app:\(Self.hostilePassword)@db/b"],
+            defaultServiceName: "basket", defaultPort: 5103)
+        for text in ["\(configuration)", String(reflecting: configuration)] {
+            #expect(Self.leakedPieces(text).isEmpty, "\(text)")
+            #expect(text.contains("amqp://u:***@broker/") && text.contains("postgres://app:***@db/b"), "\(text)")
+        }
+    }
+
     @Test func databaseURLMaskingKeepsWhatIsNotThePassword() throws {
         #expect(try DatabaseLocation("postgres://app:s%40c@db:5432/basket").description == "postgres://app:***@db:5432/basket")
         #expect(try DatabaseLocation("postgres://app@db/basket").description == "postgres://app@db/basket")

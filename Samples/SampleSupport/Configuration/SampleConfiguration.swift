@@ -1,4 +1,5 @@
 import EventBus
+import EventBusPostgres
 import EventBusRabbitMQ
 import Foundation
 import Logging
@@ -16,7 +17,7 @@ import Logging
 /// | `EVENTBUS_EXCHANGE_DURABLE` | `true` / `false` | `false` for eShop's `eshop_event_bus`, else `true` |
 /// | `EVENTBUS_QUEUE` | the service queue | the service name |
 /// | `LOG_LEVEL` | `trace` … `critical` | `info` |
-public struct SampleConfiguration: Sendable, Hashable {
+public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The service's name on the bus.
     public var serviceName: String
     /// The address the HTTP server binds (`0.0.0.0` in containers).
@@ -98,6 +99,15 @@ public struct SampleConfiguration: Sendable, Hashable {
             queueName: value("EVENTBUS_QUEUE"), logLevel: logLevel)
         try validate()
     }
+
+    /// The settings with the passwords of both URLs masked (`amqp://user:***@host/`), safe for logs and test output.
+    public var description: String {
+        "\(serviceName) on \(host):\(port), broker \(PostgresEventStore.maskedURL(eventBusURL)), database \(database), "
+            + "exchange \(exchange) (\(exchangeType)\(exchangeDurable ? ", durable" : "")), queue \(queueName ?? serviceName), log level \(logLevel)"
+    }
+
+    /// The same as ``description``: a dump never shows a password either.
+    public var debugDescription: String { description }
 
     /// Checks the values that cannot be checked by their types.
     public func validate() throws {
