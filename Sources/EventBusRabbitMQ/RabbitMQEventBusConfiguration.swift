@@ -34,6 +34,12 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     public var queueName: String?
     /// Classic or quorum, for all of the service's queues. Default classic. Changing it for a service whose queues
     /// exist fails the declaration (RabbitMQ cannot convert a queue): drain and delete them first.
+    ///
+    /// A retry waits in a retry queue and the broker itself moves it back to the service queue when its delay ends.
+    /// A classic retry queue makes that move without confirms, so it happens at most once: if the broker crashes in
+    /// the middle of the move, the event can be lost (a graceful broker restart while events wait loses nothing).
+    /// Quorum retry queues move events at least once (`x-dead-letter-strategy: at-least-once`) and the bus
+    /// deduplicates the copy; choose ``QueueType/quorum`` for any event that must not be lost.
     public var queueType: QueueType
     /// Most unacknowledged deliveries this instance holds (basic.qos). Default 100.
     public var prefetch: UInt16
