@@ -15,15 +15,30 @@ public struct EventCodec: Sendable {
         case pascalCase
     }
 
+    /// The largest body ``decode(_:from:)`` reads by default: 1 MiB.
+    public static let defaultMaxBodySize = 1_048_576
+
     /// Key style of encoded bodies. Decoding accepts both styles regardless.
     public var keyStyle: KeyStyle
 
+    /// The largest body, in bytes, that ``decode(_:from:)`` and ``bodyID(_:)`` read. A larger one is refused before
+    /// any parsing (``EventCodecError/bodyTooLarge(size:limit:)``), so a body's size bounds the memory and time its
+    /// decoding takes.
+    public var maxBodySize: Int
+
     /// Creates a codec.
-    public init(keyStyle: KeyStyle = .camelCase) {
+    ///
+    /// - Parameters:
+    ///   - keyStyle: Key style of encoded bodies.
+    ///   - maxBodySize: The largest body in bytes that decoding reads (default 1 MiB); a bus passes its maximum event
+    ///     size. Negative values count as 0.
+    public init(keyStyle: KeyStyle = .camelCase, maxBodySize: Int = EventCodec.defaultMaxBodySize) {
         self.keyStyle = keyStyle
+        self.maxBodySize = max(0, maxBodySize)
     }
 
-    /// Encodes `value` as JSON. Dates are ISO 8601 UTC with seven fractional digits, as .NET writes them.
+    /// Encodes `value` as JSON. Dates are ISO 8601 UTC with seven fractional digits, as .NET writes them; a date
+    /// outside ``EventDate/isInRange(_:)`` (years 0000 to 9999) is an `EncodingError`, as no reader would get it back.
     public func encode<Value: Encodable>(_ value: Value) throws -> Data {
         // Fast path for camelCase bodies; whatever it declines (or any error) goes through `JSONEncoder`.
         if keyStyle == .camelCase, let data = try? EventJSONWriter.encode(value) { return data }
@@ -31,7 +46,12 @@ public struct EventCodec: Sendable {
     }
 
     /// Decodes `type` from JSON, accepting PascalCase and camelCase keys.
+    ///
+    /// Throws ``EventCodecError/bodyTooLarge(size:limit:)`` for a body over ``maxBodySize``, and a `DecodingError`
+    /// for anything else it cannot read, including a date outside ``EventDate/isInRange(_:)`` (a number of seconds
+    /// that is huge or not finite).
     public func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
+        guard data.count <= maxBodySize else { throw EventCodecError.bodyTooLarge(size: data.count, limit: maxBodySize) }
         // No key starts with an uppercase letter (a camelCase body): camelCasing would change nothing, so a decoder
         // without a key strategy gives the same result, faster.
         if JSONKeyCase.mayHaveUppercaseKey(data) {
@@ -42,9 +62,10 @@ public struct EventCodec: Sendable {
         return try Coders.plainDecoder.decode(type, from: data)
     }
 
-    /// The value of the body's top-level `Id` or `id`, when the body is a JSON object that has one.
+    /// The value of the body's top-level `Id` or `id`, when the body is a JSON object that has one and is no larger
+    /// than ``maxBodySize``.
     public func bodyID(_ data: Data) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        guard data.count <= maxBodySize, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         for key in ["id", "Id", "ID"] {
             if let text = object[key] as? String { return text }
             if let number = object[key] as? NSNumber { return number.stringValue }
@@ -93,6 +114,12 @@ private enum Coders {
     }
 
     @Sendable static func encodeDate(_ date: Date, _ encoder: any Encoder) throws {
+        guard EventDate.isInRange(date) else {
+            // The seconds, not the Date: describing a NaN Date traps in Foundation.
+            throw EncodingError.invalidValue(date.timeIntervalSince1970, EncodingError.Context(
+                codingPath: encoder.codingPath,
+                debugDescription: "\(date.timeIntervalSince1970) seconds since 1970 is outside the years 0000 to 9999 an event date can carry"))
+        }
         var container = encoder.singleValueContainer()
         try container.encode(EventDate.format(date))
     }
@@ -106,7 +133,15 @@ private enum Coders {
             }
             return date
         }
-        if let seconds = try? container.decode(Double.self) { return Date(timeIntervalSince1970: seconds) }
+        if let seconds = try? container.decode(Double.self) {
+            let date = Date(timeIntervalSince1970: seconds)
+            // A huge or non-finite number would give a Date that no reader gets back (and that traps in conversions).
+            guard EventDate.isInRange(date) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\(seconds) seconds since 1970 is outside the years 0000 to 9999 an event date can carry")
+            }
+            return date
+        }
         let text = try container.decode(String.self)
         throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 date: \(text)")
     }
@@ -117,158 +152,4 @@ private struct PascalKey: CodingKey {
     var intValue: Int? { nil }
     init(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { return nil }
-}
-
-/// ISO 8601 dates as .NET writes and reads them.
-public enum EventDate {
-    /// `2024-05-01T10:30:00.1234567Z`: UTC with seven fractional digits (100 ns ticks, as .NET writes).
-    public static func format(_ date: Date) -> String {
-        // Work from the 2001 reference (Date's own storage) to avoid a second rounding through the 1970 epoch.
-        let sinceReference = date.timeIntervalSinceReferenceDate
-        guard sinceReference.isFinite, abs(sinceReference) < 1e15 else { return formatWithCalendar(date) }
-        let (wholeSeconds, ticks) = unixSecondsAndTicks(sinceReference)
-        let days = wholeSeconds >= 0 ? wholeSeconds / 86_400 : (wholeSeconds - 86_399) / 86_400
-        let secondOfDay = wholeSeconds - days * 86_400
-        let (year, month, day) = civil(fromDays: days)
-        guard (0...9_999).contains(year) else { return formatWithCalendar(date) }
-        return String(unsafeUninitializedCapacity: 28) { buffer in
-            func put(_ value: Int, _ width: Int, at offset: Int) {
-                var value = value
-                var position = offset + width - 1
-                while position >= offset {
-                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
-                    value /= 10
-                    position -= 1
-                }
-            }
-            put(year, 4, at: 0)
-            buffer[4] = 45  // -
-            put(month, 2, at: 5)
-            buffer[7] = 45
-            put(day, 2, at: 8)
-            buffer[10] = 84  // T
-            put(secondOfDay / 3_600, 2, at: 11)
-            buffer[13] = 58  // :
-            put(secondOfDay / 60 % 60, 2, at: 14)
-            buffer[16] = 58
-            put(secondOfDay % 60, 2, at: 17)
-            buffer[19] = 46  // .
-            put(ticks, 7, at: 20)
-            buffer[27] = 90  // Z
-            return 28
-        }
-    }
-
-    /// Whole seconds since 1970 and the 100 ns ticks after them, rounded to the nearest tick.
-    private static func unixSecondsAndTicks(_ sinceReference: Double) -> (seconds: Int, ticks: Int) {
-        let whole = sinceReference.rounded(.down)
-        let ticks = Int(((sinceReference - whole) * 10_000_000).rounded())
-        let seconds = Int(whole) + 978_307_200
-        return ticks >= 10_000_000 ? (seconds + 1, ticks - 10_000_000) : (seconds, ticks)
-    }
-
-    /// The general (slow) form of ``format(_:)`` for years outside 0–9999.
-    private static func formatWithCalendar(_ date: Date) -> String {
-        let (wholeSeconds, ticks) = unixSecondsAndTicks(date.timeIntervalSinceReferenceDate)
-        var time = time_t(wholeSeconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        let fraction = String(ticks)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 7 - fraction.count) + fraction + "Z"
-    }
-
-    /// Year, month (1–12) and day (1–31) of the proleptic Gregorian calendar, `days` after 1970-01-01.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// Days from 1970-01-01 to `year-month-day` (proleptic Gregorian); days past a month's end run into the next.
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let year = month <= 2 ? year - 1 : year
-        let era = (year >= 0 ? year : year - 399) / 400
-        let yearOfEra = year - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]`; no zone means UTC.
-    public static func parse(_ text: String) -> Date? {
-        var text = text
-        return text.withUTF8 { parse(bytes: $0) }
-    }
-
-    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
-        var index = 0
-        func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
-            var value = 0
-            for _ in 0..<digits {
-                let byte = bytes[index]
-                guard byte >= 48, byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-                index += 1
-            }
-            return value
-        }
-        func expect(_ character: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == character else { return false }
-            index += 1
-            return true
-        }
-        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
-            index < bytes.count, bytes[index] == 84 || bytes[index] == 116 || bytes[index] == 32
-        else { return nil }
-        index += 1
-        guard let hour = number(2), expect(58), let minute = number(2), expect(58), let second = number(2) else { return nil }
-        var nanoseconds = 0
-        if index < bytes.count, bytes[index] == 46 || bytes[index] == 44 {
-            index += 1
-            var digits = 0
-            let start = index
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                if digits < 9 {
-                    nanoseconds = nanoseconds * 10 + Int(bytes[index] - 48)
-                    digits += 1
-                }
-                index += 1
-            }
-            if index == start { return nil }
-            for _ in digits..<9 { nanoseconds *= 10 }
-        }
-        var offset = 0
-        if index < bytes.count {
-            if bytes[index] == 90 || bytes[index] == 122 {
-                index += 1
-            } else if bytes[index] == 43 || bytes[index] == 45 {
-                let sign = bytes[index] == 45 ? -1 : 1
-                index += 1
-                guard let hours = number(2) else { return nil }
-                _ = expect(58)
-                guard let minutes = number(2) else { return nil }
-                offset = sign * (hours * 3_600 + minutes * 60)
-            } else {
-                return nil
-            }
-        }
-        guard index == bytes.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else {
-            return nil
-        }
-        let epoch = days(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
-        return Date(timeIntervalSinceReferenceDate: Double(epoch - offset - 978_307_200) + Double(nanoseconds) / 1e9)
-    }
 }

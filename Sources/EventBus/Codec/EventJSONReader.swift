@@ -276,6 +276,17 @@ final class JSONDocument {
         return Substring(decoding: bytes[value.start..<value.end], as: UTF8.self)
     }
 
+    /// A number as `Double`, where JSONDecoder surely reads it as the same one: finite, and not zero from a text with
+    /// an exponent. JSONDecoder refuses numbers that underflow (`1e-400`), and some zeros with an exponent (`0e5`,
+    /// `-0.0e5`, though not `0e12`): its answer is the one to give for those.
+    func double(_ node: Int) throws -> Double {
+        let text = try numberText(node, integer: false)
+        guard let number = Double(text), number.isFinite else { throw decline() }
+        if number == 0, text.utf8.contains(where: { $0 == 0x65 || $0 == 0x45 }) { throw decline() }
+        if number == 0, text.utf8.contains(where: { $0 >= 0x31 && $0 <= 0x39 }) { throw decline() }
+        return number
+    }
+
     func integer<Number: FixedWidthInteger>(_ type: Number.Type, _ node: Int) throws -> Number {
         guard let number = Number(try numberText(node, integer: true), radix: 10) else { throw decline() }
         return number
@@ -300,8 +311,9 @@ final class JSONDocument {
                 guard let parsed = EventDate.parse(try string(node)) else { throw decline() }
                 date = parsed
             } else {
-                guard let seconds = Double(try numberText(node, integer: false)) else { throw decline() }
-                date = Date(timeIntervalSince1970: seconds)
+                date = Date(timeIntervalSince1970: try double(node))
+                // Out of range (huge, or not finite): JSONDecoder's date rule gives the error.
+                guard EventDate.isInRange(date) else { throw decline() }
             }
             if let date = date as? Value { return date }
         }
@@ -316,12 +328,7 @@ final class JSONDocument {
             guard kind == .bool, let flag = (bytes[nodes[node].start] == 0x74) as? Value else { throw decline() }
             return flag
         }
-        if type == Double.self {
-            guard let number = Double(try numberText(node, integer: false)), number.isFinite, let value = number as? Value else {
-                throw decline()
-            }
-            return value
-        }
+        if type == Double.self, let number = try double(node) as? Value { return number }
         if type == Int64.self, let number = try integer(Int64.self, node) as? Value { return number }
         if type == UInt64.self, let number = try integer(UInt64.self, node) as? Value { return number }
         if type == Int32.self, let number = try integer(Int32.self, node) as? Value { return number }

@@ -44,7 +44,11 @@ final class JSONOutput {
         let type = Value.self
         if type == String.self, let typed = value as? String { return writeString(typed) }
         if type == Int.self, let typed = value as? Int { return writeInteger(typed) }
-        if type == Date.self, let typed = value as? Date { return writeString(EventDate.format(typed)) }
+        if type == Date.self, let typed = value as? Date {
+            // Out of range: JSONEncoder's date rule gives the error.
+            guard EventDate.isInRange(typed) else { throw decline() }
+            return writeString(EventDate.format(typed))
+        }
         if type == UUID.self, let typed = value as? UUID {
             bytes.append(0x22)
             typed.appendUppercaseText(to: &bytes)

@@ -5,7 +5,8 @@ import Foundation
 /// decode without a key strategy, whose closure the JSON decoder calls per key with the whole coding path.
 ///
 /// It answers `true` whenever it is not sure (keys with escapes or non-ASCII bytes, nesting deeper than 64 levels,
-/// text that is not well-formed at the level it looks at), so that the caller takes the general path.
+/// text that is not well-formed at the level it looks at, NUL bytes as in UTF-16 or UTF-32 text), so that the caller
+/// takes the general path.
 enum JSONKeyCase {
     private static let quote: UInt8 = 0x22, backslash: UInt8 = 0x5C
     private static let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D
@@ -44,12 +45,15 @@ enum JSONKeyCase {
                 guard depth > 0 else { return true }
                 expectKey = objects & (1 << UInt64(depth - 1)) != 0
                 index += 1
+            case 0x00:
+                // Never in UTF-8 JSON: UTF-16 or UTF-32 text, which JSONDecoder reads but this scan cannot.
+                return true
             case quote:
                 var end = index + 1
                 if expectKey {
                     if end < count, bytes[end] >= 0x41, bytes[end] <= 0x5A { return true }
                     while end < count, bytes[end] != quote {
-                        guard bytes[end] != backslash, bytes[end] < 0x80 else { return true }
+                        guard bytes[end] != backslash, bytes[end] < 0x80, bytes[end] != 0x00 else { return true }
                         end += 1
                     }
                     expectKey = false
