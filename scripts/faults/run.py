@@ -77,6 +77,11 @@ is pending in Catalog's outbox, nothing waits in any queue and Basket's processe
   is cleared) until every event committed before that moment is applied in Basket. For the baseline it is measured
   from the middle of the drive, so it shows the normal lag.
 
+The offered load is 250 price changes/s; a note says when fewer were accepted. While the broker is away, blocked or
+unreachable, each `PUT` waits for its confirm up to Catalog's `publishTimeout` (5 s) before leaving the event to the
+outbox relay, so sixteen connections commit fewer changes per second during the fault: that dip is the sample's
+design (the answer waits for the broker, the event never waits for the answer), not the harness.
+
 A row with lost > 0 or applied twice > 0 makes `make faults` fail. Notes under the table give the evidence each fault
 produced (rows pending in the outbox at a kill, duplicates suppressed, ...).
 
