@@ -178,6 +178,49 @@ def clear_alarms(harness, ctx):
     harness.ctl("set_disk_free_limit", "50MB", check=False)
 
 
+# --- 7. SQLite disk full for the consumer --------------------------------------------------------------------------
+
+def basket_on_small_disk(harness, ctx):
+    """Basket's SQLite file lives on a 64 MiB tmpfs of its own (mounting needs root), which the fault fills."""
+    import os
+    import subprocess
+    from harness import Store
+    ctx.mount = os.path.join(ctx.dir, "basket-disk")
+    os.makedirs(ctx.mount, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", ctx.mount], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        ctx.mount = None
+        raise HarnessError("cannot mount a small tmpfs for Basket's database (needs root): %s" % result.stderr.strip())
+    ctx.basket_store = Store("sqlite", os.path.join(ctx.mount, "basket.sqlite"))
+    return ctx.broker_url, ctx.broker_url
+
+
+def fill_disk(harness, ctx):
+    import os
+    ballast = os.path.join(ctx.mount, "ballast")
+    written = 0
+    with open(ballast, "wb") as handle:
+        chunk = b"\0" * (256 * 1024)
+        try:
+            while True:
+                handle.write(chunk)
+                handle.flush()
+                written += len(chunk)
+        except OSError:
+            pass
+    ctx.note("Basket's file system filled (%d MiB of ballast, writes fail with ENOSPC) for 5 s" % (written >> 20))
+    time.sleep(5.0)
+    os.remove(ballast)
+
+
+def unmount(harness, ctx):
+    import subprocess
+    if getattr(ctx, "mount", None):
+        subprocess.run(["umount", "-l", ctx.mount], capture_output=True)
+        ctx.mount = None
+
+
 # --- 8. PostgreSQL restart -----------------------------------------------------------------------------------------
 
 def postgres_restart(harness, ctx):
@@ -238,6 +281,7 @@ SCENARIOS = [
              alarm("memory", ["set_vm_memory_high_watermark", "0.0000001"], ["set_vm_memory_high_watermark", "0.4"])),
     Scenario("disk-alarm", "sqlite", "set_disk_free_limit 100000GB, then 50MB",
              alarm("disk", ["set_disk_free_limit", "100000GB"], ["set_disk_free_limit", "50MB"])),
+    Scenario("disk-full", "sqlite", "Basket's SQLite file system full for 5 s, then space freed", fill_disk),
     Scenario("postgres-restart", "postgres", "restart PostgreSQL under both services", postgres_restart),
     Scenario("proxy-latency", "sqlite", "50 ms each way on every broker connection for 10 s", proxy_fault("latency", 10)),
     Scenario("proxy-stall", "sqlite", "broker-to-client traffic stalled on open connections for 15 s (sockets stay open)",
@@ -250,6 +294,9 @@ SCENARIOS = [
 for _scenario in SCENARIOS:
     if _scenario.name.endswith("-alarm"):
         _scenario.cleanup = clear_alarms
+    if _scenario.name == "disk-full":
+        _scenario.prepare = basket_on_small_disk
+        _scenario.cleanup = unmount
     if _scenario.name == "kill-basket":
         _scenario.prepare = basket_through_proxy
         _scenario.cleanup = stop_proxy
