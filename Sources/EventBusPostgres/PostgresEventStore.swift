@@ -60,7 +60,10 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         let applied = try await run("migrating the PostgreSQL outbox tables") { logger in
             try await self.client.withConnection { connection in
                 try await Self.inTransaction(connection, logger: logger) { connection -> [Int] in
-                    try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLock))", logger: logger)
+                    // One lock per schema: instances migrating the same tables wait for each other, services in
+                    // other schemas of the same database do not.
+                    try await connection.query(
+                        "SELECT pg_advisory_xact_lock(\(PostgresSchema.migrationLockClass), hashtext(current_schema()))", logger: logger)
                     try await connection.query(PostgresSchema.createMigrationsTable, logger: logger)
                     var done: Set<Int> = []
                     for try await version in try await connection.query("SELECT version FROM eventbus_migrations", logger: logger)

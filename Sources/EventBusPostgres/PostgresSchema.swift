@@ -4,8 +4,8 @@ import PostgresNIO
 
 /// The PostgreSQL tables and their versioned migrations.
 enum PostgresSchema {
-    /// Key of the advisory lock that serializes migrations across instances (any fixed 64-bit number).
-    static let migrationLock: Int = 0x4576_656E_7442_7573  // "EventBus"
+    /// First half of the advisory lock key that serializes migrations of one schema across instances (any fixed number).
+    static let migrationLockClass: Int32 = 0x4576_4275  // "EvBu"; the other half of the key is the schema's hash
 
     static let createMigrationsTable: PostgresQuery = """
         CREATE TABLE IF NOT EXISTS eventbus_migrations (

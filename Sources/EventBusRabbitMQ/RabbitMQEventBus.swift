@@ -396,18 +396,10 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         warnIfDedupIsInMemory()
         await beforeConsumerIsRecorded?()
 
-        let channel = try await connection.openChannel()
-        // A body over the event size limit is not read at all: it arrives empty, with its announced size.
-        let consumer = try await channel.consume(
-            queue: topology.queue, prefetch: configuration.prefetch, maxBodySize: configuration.maxEventSize)
-        let stopNow = state.withLock {
-            consumerConnection = connection
-            activeConsumer = consumer
-            return shuttingDown
-        }
-        if stopNow { try? await consumer.cancel() }
+        state.withLock { consumerConnection = connection }
         // A subscription added after `registry.all` above but before the connection was recorded saw no connection
-        // and bound nothing: bind it now (either this or `add` sees the other; declaring twice is harmless).
+        // and bound nothing: bind it now, before consuming (either this or `add` sees the other; declaring twice is
+        // harmless).
         let late = registry.all.filter { added in !subscriptions.contains { $0.id == added.id } }
         if !late.isEmpty {
             try await topology.declareConsumerSide(
@@ -415,6 +407,15 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 retryDelays: Set(late.flatMap { $0.options.retryPolicy.usedDelays }))
         }
         await setup.close()
+        let channel = try await connection.openChannel()
+        // A body over the event size limit is not read at all: it arrives empty, with its announced size.
+        let consumer = try await channel.consume(
+            queue: topology.queue, prefetch: configuration.prefetch, maxBodySize: configuration.maxEventSize)
+        let stopNow = state.withLock {
+            activeConsumer = consumer
+            return shuttingDown
+        }
+        if stopNow { try? await consumer.cancel() }
         logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(registry.all.map(\.id.name))"])
 
         var collectors: [String: BatchCollector] = [:]

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ConnectionFailureTests {
@@ -135,7 +136,22 @@ import Testing
     }
 
     @Test func blockedConnectionSurfacesBlockedAndUnblockedAndPublishesWait() async throws {
-        let connection = try await TestBroker.connect()
+        // A memory alarm blocks every publisher of the node: on the shared test broker it would stall the other
+        // suites' publishes, so this test runs its own node.
+        let port = Int(TestEnvironment.environment["EVENTBUS_ALARM_BROKER_PORT"] ?? "") ?? 5698
+        try await BrokerControl.run(["start", "--fresh"], port: port)
+        do {
+            try await blockedConnectionScenario(port: port)
+        } catch {
+            _ = try? await BrokerControl.run(["stop"], port: port)
+            throw error
+        }
+        try await BrokerControl.run(["stop"], port: port)
+    }
+
+    func blockedConnectionScenario(port: Int) async throws {
+        func ctl(_ arguments: String...) async throws { try await BrokerControl.run(["ctl"] + arguments, port: port) }
+        let connection = try await AMQPConnection.connect(url: "amqp://guest:guest@127.0.0.1:\(port)/", connectionName: "test-blocked")
         let channel = try await connection.openChannel()
         let queue = TestBroker.uniqueName()
         try await channel.queueDeclare(queue, durable: false)
@@ -144,17 +160,11 @@ import Testing
 
         // A memory alarm blocks every publishing connection of the node (at its next publish); lift it as soon as
         // the block is seen.
-        try await TestBroker.ctl("set_vm_memory_high_watermark", "0")
-        // Other tests share this broker: whatever happens here, the alarm ends within 15 s.
-        let alarmGuard = Task {
-            try await Task.sleep(for: .seconds(15))
-            _ = try? await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
-        }
-        defer { alarmGuard.cancel() }
+        try await ctl("set_vm_memory_high_watermark", "0")
         let triggeringPublish = Task { try await channel.publish(Data("meets the alarm".utf8), routingKey: queue) }
         let first = await events.next()
         guard case .blocked(let reason)? = first else {
-            _ = try? await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
+            _ = try? await ctl("set_vm_memory_high_watermark", "0.4")
             Issue.record("expected a blocked event, got \(String(describing: first))")
             return
         }
@@ -166,7 +176,7 @@ import Testing
             try await channel.publish(Data("during alarm".utf8), routingKey: queue)
             return connection.isBlocked
         }
-        try await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
+        try await ctl("set_vm_memory_high_watermark", "0.4")
         #expect(await events.next() == .unblocked)
         try await triggeringPublish.value
         #expect(try await blockedPublish.value == false, "the publish completed while the connection was still blocked")

@@ -165,7 +165,10 @@ package struct DeliveryPipeline: Sendable {
             return .deadLetter(subscription: name, reason: .maxDeliveryAttemptsExceeded, error: text)
         }
         let born = event.raw.time ?? event.firstDeliveredAt
-        if Duration.seconds(Date().timeIntervalSince(born)) >= policy.eventTimeToLive {
+        // Compared as seconds: a time from the wire may be absurd, and a Duration built from it could trap.
+        let age = Date().timeIntervalSince(born)
+        let ttl = policy.eventTimeToLive.components
+        if !(age < Double(ttl.seconds) + Double(ttl.attoseconds) / 1e18) {
             return .deadLetter(subscription: name, reason: .timeToLiveExpired, error: text)
         }
         return .retry(subscription: name, attempt: event.attempt + 1, delay: policy.delay(afterAttempt: event.attempt), error: text)
