@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 BENCH_ARGS ?=
 
-.PHONY: setup build demo e2e amqp-demo test faults bench broker-start broker-stop cluster-start cluster-stop clean
+.PHONY: setup build demo e2e amqp-demo test faults fuzz bench broker-start broker-stop cluster-start cluster-stop clean
 
 setup:
 	@scripts/setup.sh
@@ -61,6 +61,23 @@ faults: setup
 	$(SWIFT) build --product catalog
 	$(SWIFT) build --product basket
 	scripts/faults/run.py
+
+# libFuzzer on the decoders of outside input (Fuzz/: its own package, built into .build-fuzz with the fuzzer and
+# address sanitizers, so the main build is untouched): FUZZ_SECONDS each; fails on a crash, its input in .run/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzEventCodec FuzzInboundDecoder
+
+fuzz: setup
+	cd Fuzz && $(SWIFT) build --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address
+	@mkdir -p .run/fuzz
+	@for target in $(FUZZ_TARGETS); do \
+		mkdir -p .run/fuzz/$$target/corpus; \
+		echo "fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		.build-fuzz/debug/$$target -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.run/fuzz/$$target/ \
+			.run/fuzz/$$target/corpus > .run/fuzz/$$target.log 2>&1 \
+			|| { grep -v "Cannot export" .run/fuzz/$$target.log | tail -40; echo "$$target: crashed; input in .run/fuzz/$$target/"; exit 1; }; \
+		grep -E "^Done" .run/fuzz/$$target.log; \
+	done
 
 bench: setup
 	$(SWIFT) build -c release --product eventbus-bench
