@@ -15,7 +15,7 @@ import Testing
 ///   a trailing comma (not JSON; JSONSerialization on Linux reads it, JSONDecoder does not).
 @Suite("JSON reader properties")
 struct JSONReaderPropertyTests {
-    /// Documents the property test runs (about 8 s in a debug build on the 2-core test machine).
+    /// Documents the property test runs (19-22 s in a debug build on the 2-core machine, others building).
     static let documents = 100_000
 
     struct Inner: Codable, Equatable {
