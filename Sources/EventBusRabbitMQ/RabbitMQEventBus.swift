@@ -61,6 +61,9 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         logger: Logger = Logger(label: "eventbus", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         try configuration.validate()
+        var configuration = configuration
+        // The codec reads what the bus reads: bodies up to the maximum event size.
+        configuration.codec.maxBodySize = configuration.maxEventSize
         self.configuration = configuration
         self.topology = Topology(configuration)
         var logger = logger

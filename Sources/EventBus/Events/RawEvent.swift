@@ -32,8 +32,11 @@ public struct RawEvent: Sendable, Hashable {
         self.payload = payload
     }
 
-    /// Decodes the payload as `type`, accepting PascalCase (.NET) and camelCase keys.
+    /// Decodes the payload as `type`, accepting PascalCase (.NET) and camelCase keys. The payload is in memory
+    /// already (a transport bounds it when it reads it: `maxEventSize`), so no further size limit applies here.
     public func decode<Event: Decodable>(_ type: Event.Type) throws -> Event {
-        try EventCodec().decode(type, from: payload)
+        try Self.codec.decode(type, from: payload)
     }
+
+    private static let codec = EventCodec(maxBodySize: .max)
 }

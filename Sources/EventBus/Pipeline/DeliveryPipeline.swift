@@ -69,7 +69,8 @@ package struct DeliveryPipeline: Sendable {
         do {
             value = try subscription.decode(event.raw)
         } catch {
-            return .decided(.deadLetter(subscription: name, reason: .unprocessable, error: "cannot decode \(event.raw.eventType): \(error)"))
+            let reason: DeadLetterReason = if case EventCodecError.bodyTooLarge = error { .tooLarge } else { .unprocessable }
+            return .decided(.deadLetter(subscription: name, reason: reason, error: "cannot decode \(event.raw.eventType): \(error)"))
         }
         let consumer = consumerName(subscription)
         let mustCheck = subscription.options.dedupMode == .always || event.redelivered || event.attempt > 1
