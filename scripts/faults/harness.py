@@ -443,7 +443,7 @@ class Harness:
         processed = self.processed_ids(ctx)
         # Effect transactions per id, from Basket's log (kept across restarts): a SIGKILL may lose a line, never
         # invent one, so two non-duplicate outcomes for one id are a real second effect.
-        effects, duplicates = {}, 0
+        effects, duplicates, per_second = {}, 0, {}
         with open(ctx.basket.log_path, errors="replace") as handle:
             for line in handle:
                 match = OUTCOME_LINE.search(line)
@@ -454,6 +454,8 @@ class Harness:
                 else:
                     event_id = match.group(1).lower()
                     effects[event_id] = effects.get(event_id, 0) + 1
+                    second = line[:19]
+                    per_second[second] = per_second.get(second, 0) + 1
         twice = {event_id for event_id in committed if effects.get(event_id, 0) > 1}
         lost = committed - processed
         # The effect itself: every basket line and the known price of a product end at Catalog's final price.
@@ -485,6 +487,9 @@ class Harness:
         if duplicates:
             ctx.note("%d redelivered or republished copies found already processed (no second effect; Basket's "
                      "duplicate outcomes and eventbus_duplicates_total since its last start)" % duplicates)
+        busy = sorted(per_second.values())[1:-1]  # the first and last seconds are partial
+        if busy:
+            ctx.note("Basket applied a median of %d events/s (best second %d)" % (busy[len(busy) // 2], busy[-1]))
         # What the services themselves saw: lost connections (and why), handler retries.
         seen = []
         for service in (ctx.catalog, ctx.basket):

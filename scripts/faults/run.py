@@ -82,6 +82,10 @@ unreachable, each `PUT` waits for its confirm up to Catalog's `publishTimeout` (
 outbox relay, so sixteen connections commit fewer changes per second during the fault: that dip is the sample's
 design (the answer waits for the broker, the event never waits for the answer), not the harness.
 
+On PostgreSQL, Basket (one transaction and commit per event, one handler at a time, debug build) applies fewer events
+per second than Catalog commits (each row's note gives the median): its queue grows during every PostgreSQL row, so
+their recovery times are mostly that backlog draining; `baseline / postgres` shows the lag with no fault at all.
+
 A row with lost > 0 or applied twice > 0 makes `make faults` fail.
 
 What the rows show a user should expect: a broker restart or a closed connection costs seconds (reconnection with

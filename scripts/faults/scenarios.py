@@ -265,6 +265,7 @@ def proxy_fault(mode, hold):
 
 SCENARIOS = [
     Scenario("baseline", "sqlite", "none"),
+    Scenario("baseline", "postgres", "none"),
     Scenario("broker-restart", "sqlite", "stop the broker and start it again", broker_restart),
     Scenario("broker-restart", "postgres", "stop the broker and start it again", broker_restart),
     Scenario("close-publisher", "sqlite", "rabbitmqctl close_connection catalog-publisher",
