@@ -134,7 +134,11 @@ import Testing
         try await cleanup.openChannel().queueDelete(queue)
         await cleanup.close()
     }
+}
 
+/// A memory alarm blocks every publisher of a node: this suite runs its own node, whose start takes a while when
+/// every suite runs at once (hence its own, longer time limit).
+@Suite(.timeLimit(.minutes(3))) struct BlockedConnectionTests {
     @Test func blockedConnectionSurfacesBlockedAndUnblockedAndPublishesWait() async throws {
         // A memory alarm blocks every publisher of the node: on the shared test broker it would stall the other
         // suites' publishes, so this test runs its own node.
@@ -161,6 +165,12 @@ import Testing
         // A memory alarm blocks every publishing connection of the node (at its next publish); lift it as soon as
         // the block is seen.
         try await ctl("set_vm_memory_high_watermark", "0")
+        // Whatever happens below, the alarm ends within 20 s, so a missed event fails the test instead of hanging it.
+        let alarmGuard = Task {
+            try await Task.sleep(for: .seconds(20))
+            try? await ctl("set_vm_memory_high_watermark", "0.4")
+        }
+        defer { alarmGuard.cancel() }
         let triggeringPublish = Task { try await channel.publish(Data("meets the alarm".utf8), routingKey: queue) }
         let first = await events.next()
         guard case .blocked(let reason)? = first else {
