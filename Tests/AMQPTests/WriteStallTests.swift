@@ -25,7 +25,8 @@ import Testing
         let failedAfter = ContinuousClock.now - started
 
         #expect(outcomes.allSatisfy { $0.failure == .writeTimedOut(after: timeout) })
-        #expect(failedAfter >= timeout && failedAfter < timeout * 2, "failed after \(failedAfter)")
+        // Not before the timeout; and ended, not hung (a busy machine may add seconds to the timer's turn).
+        #expect(failedAfter >= timeout && failedAfter < timeout + .seconds(15), "failed after \(failedAfter)")
         #expect(await connection.closed() == .writeTimedOut(after: timeout))
         #expect(!connection.isOpen)
         await #expect(throws: AMQPError.writeTimedOut(after: timeout)) {
@@ -51,7 +52,8 @@ import Testing
         await connection.close()
         let closedAfter = ContinuousClock.now - started
 
-        #expect(closedAfter < timeout * 2, "close() took \(closedAfter)")
+        // Bounded by the write timeout, not by the stall (a busy machine may add seconds to the timer's turn).
+        #expect(closedAfter < timeout + .seconds(15), "close() took \(closedAfter)")
         #expect(await connection.closed() == .writeTimedOut(after: timeout))
         try await eventually("the stuck publishes fail") { outcomes.withLock { $0 != nil } }
         #expect(outcomes.withLock { $0 ?? [] }.contains { $0.failure == .writeTimedOut(after: timeout) })
