@@ -17,7 +17,7 @@ import urllib.request
 
 PRODUCTS = 32          # the catalog seeds 12; the harness adds 13...32
 BUYERS = 10            # each basket holds one line of every product
-QUIESCE_TIMEOUT = 150  # s; a killed Catalog's InProgress rows wait for the relay's staleAfter (60 s)
+QUIESCE_TIMEOUT = 100  # s; a killed Catalog's InProgress rows wait for the relay's staleAfter (60 s)
 OUTCOME_LINE = re.compile(r"event\.id=([0-9A-Fa-f-]{36}).*price change (applied|unmatched|stale|duplicate)")
 
 
