@@ -26,11 +26,8 @@ import Testing
     @Test func aBatchQueuedBehindAStalledWriteIsWithdrawnAtItsDeadlineAndNeverSent() async throws {
         let proxy = try StallingProxy.toTestBroker()
         defer { proxy.stop() }
-        let connection = try await AMQPConnection.connect(try StallingProxy.configuration(through: proxy, writeTimeout: .seconds(30)))
-        let channel = try await connection.openChannel()
-        let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, exclusive: true)
-        try await channel.confirmSelect()
+        let proxied = try await ProxiedConnection.open(through: proxy, writeTimeout: .seconds(30))
+        let (connection, channel, queue) = (proxied.connection, proxied.channel, proxied.queue)
 
         proxy.stall()
         let big = StallingProxy.moreThanTheBuffersHold(to: queue)
@@ -57,11 +54,8 @@ import Testing
     @Test func aPublishHeldBackByAFullConfirmWindowIsWithdrawnAtItsDeadline() async throws {
         let proxy = try StallingProxy.toTestBroker()
         defer { proxy.stop() }
-        let connection = try await AMQPConnection.connect(try StallingProxy.configuration(through: proxy, writeTimeout: .seconds(30)))
-        let channel = try await connection.openChannel()
-        let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, exclusive: true)
-        try await channel.confirmSelect(window: 1)
+        let proxied = try await ProxiedConnection.open(through: proxy, writeTimeout: .seconds(30), confirmWindow: 1)
+        let (connection, channel, queue) = (proxied.connection, proxied.channel, proxied.queue)
 
         // The first message takes the window: with the proxy stalled its confirm cannot come, so the second waits.
         proxy.stall()

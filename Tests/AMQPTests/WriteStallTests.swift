@@ -12,11 +12,8 @@ import Testing
         let proxy = try StallingProxy.toTestBroker()
         defer { proxy.stop() }
         let timeout = Duration.seconds(2)
-        let connection = try await AMQPConnection.connect(try StallingProxy.configuration(through: proxy, writeTimeout: timeout))
-        let channel = try await connection.openChannel()
-        let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, exclusive: true)
-        try await channel.confirmSelect()
+        let proxied = try await ProxiedConnection.open(through: proxy, writeTimeout: timeout)
+        let (connection, channel, queue) = (proxied.connection, proxied.channel, proxied.queue)
         let consumer = try await connection.openChannel().consume(queue: queue)
 
         proxy.stall()
@@ -40,10 +37,8 @@ import Testing
         let proxy = try StallingProxy.toTestBroker()
         defer { proxy.stop() }
         let timeout = Duration.seconds(2)
-        let connection = try await AMQPConnection.connect(try StallingProxy.configuration(through: proxy, writeTimeout: timeout))
-        let channel = try await connection.openChannel()
-        let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, exclusive: true)
+        let proxied = try await ProxiedConnection.open(through: proxy, writeTimeout: timeout, confirmWindow: nil)
+        let (connection, channel, queue) = (proxied.connection, proxied.channel, proxied.queue)
 
         proxy.stall()
         let outcomes = Mutex<[Result<Void, AMQPError>]?>(nil)
@@ -62,11 +57,8 @@ import Testing
     @Test func aStalledWriteThatResumesWithinTheTimeoutCompletesNormally() async throws {
         let proxy = try StallingProxy.toTestBroker()
         defer { proxy.stop() }
-        let connection = try await AMQPConnection.connect(try StallingProxy.configuration(through: proxy, writeTimeout: .seconds(30)))
-        let channel = try await connection.openChannel()
-        let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, exclusive: true)
-        try await channel.confirmSelect()
+        let proxied = try await ProxiedConnection.open(through: proxy, writeTimeout: .seconds(30))
+        let (connection, channel, queue) = (proxied.connection, proxied.channel, proxied.queue)
 
         proxy.stall()
         let messages = StallingProxy.moreThanTheBuffersHold(to: queue)

@@ -65,6 +65,9 @@ import Testing
         let bus = try RunningBus(service: TestEnvironment.unique("catalog"), exchange: exchange) { $0.maxEventSize = 1_024 }
         bus.start()
         defer { Task { await bus.stop() } }
+        // Connected first, as the other suites wait for their consumers: at the start of a full run on two busy cores
+        // connecting alone took most of the 30 s publish timeout once, and this test is about the size check.
+        try await eventually("the bus is connected") { bus.bus.isConnected }
         let big = RawEvent(eventType: "Unbound", id: "big-1", payload: Data(repeating: 32, count: 2_048))
         let small = RawEvent(eventType: "Unbound", id: "small-1", payload: Data("{}".utf8))
         let results = await bus.bus.publishAll([big, small])
