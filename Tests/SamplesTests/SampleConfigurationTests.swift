@@ -44,6 +44,26 @@ struct SampleConfigurationTests {
         #expect(throws: (any Error).self) { try SampleConfiguration(environment: ["LOG_LEVEL": "loud"], defaultServiceName: "c", defaultPort: 1) }
     }
 
+    @Test func queueTypeIsClassicUnlessQuorumIsAskedForAndABadValueNamesTheVariable() throws {
+        let classic = try SampleConfiguration(environment: [:], defaultServiceName: "basket", defaultPort: 5103)
+        #expect(classic.queueType == .classic)
+        #expect(try classic.busConfiguration().queueType == .classic)
+        let quorum = try SampleConfiguration(
+            environment: ["EVENTBUS_QUEUE_TYPE": " Quorum ", "EVENTBUS_URL": "amqp://u:p@n1:5672,n2:5672,n3:5672/"],
+            defaultServiceName: "basket", defaultPort: 5103)
+        #expect(quorum.queueType == .quorum)
+        let bus = try quorum.busConfiguration()
+        #expect(bus.queueType == .quorum)
+        #expect(bus.connection.endpoints.map(\.host) == ["n1", "n2", "n3"], "every node of a cluster reaches the bus")
+        #expect(quorum.description.contains("queue basket (quorum)"), "\(quorum)")
+        do {
+            _ = try SampleConfiguration(environment: ["EVENTBUS_QUEUE_TYPE": "stream"], defaultServiceName: "c", defaultPort: 1)
+            Issue.record("a queue type of 'stream' was accepted")
+        } catch {
+            #expect("\(error)".contains("EVENTBUS_QUEUE_TYPE must be classic or quorum, not 'stream'"), "\(error)")
+        }
+    }
+
     @Test func databaseURLsSelectTheStore() throws {
         #expect(try DatabaseLocation("basket.sqlite") == .sqlite(path: "basket.sqlite"))
         #expect(try DatabaseLocation("sqlite:///data/basket.sqlite") == .sqlite(path: "/data/basket.sqlite"))

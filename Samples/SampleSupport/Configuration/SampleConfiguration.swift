@@ -16,6 +16,7 @@ import Logging
 /// | `EVENTBUS_EXCHANGE_TYPE` | `direct` or `topic` | `direct` |
 /// | `EVENTBUS_EXCHANGE_DURABLE` | `true` / `false` | `false` for eShop's `eshop_event_bus`, else `true` |
 /// | `EVENTBUS_QUEUE` | the service queue | the service name |
+/// | `EVENTBUS_QUEUE_TYPE` | `classic` or `quorum` (replicated; for a cluster, with every node in `EVENTBUS_URL`) | `classic` |
 /// | `LOG_LEVEL` | `trace` … `critical` | `info` |
 public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The service's name on the bus.
@@ -36,6 +37,10 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
     public var exchangeDurable: Bool
     /// The service queue; `nil` means the service name.
     public var queueName: String?
+    /// The type of the service's queues (the service queue, its retry queues and its dead-letter queue): classic, or
+    /// quorum for a cluster. A queue that exists keeps its type: changing this for an existing queue fails its
+    /// declaration (drain and delete it first).
+    public var queueType: RabbitMQEventBusConfiguration.QueueType
     /// The log level.
     public var logLevel: Logger.Level
     /// How long `publish` waits for a broker confirm before the outbox takes over.
@@ -48,7 +53,8 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, eventBusURL: String = "amqp://guest:guest@127.0.0.1:5672/",
         database: DatabaseLocation, exchange: String = "event_bus", exchangeType: String = "direct", exchangeDurable: Bool? = nil,
-        queueName: String? = nil, logLevel: Logger.Level = .info, publishTimeout: Duration = .seconds(5)
+        queueName: String? = nil, queueType: RabbitMQEventBusConfiguration.QueueType = .classic, logLevel: Logger.Level = .info,
+        publishTimeout: Duration = .seconds(5)
     ) {
         self.serviceName = serviceName
         self.host = host
@@ -59,6 +65,7 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
         self.exchangeType = exchangeType
         self.exchangeDurable = exchangeDurable ?? (exchange != Self.eShopExchange)
         self.queueName = queueName
+        self.queueType = queueType
         self.logLevel = logLevel
         self.publishTimeout = publishTimeout
     }
@@ -84,6 +91,13 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
         if let text = value("EVENTBUS_EXCHANGE_DURABLE") {
             durable = try Self.parseBool(text, name: "EVENTBUS_EXCHANGE_DURABLE")
         }
+        var queueType = RabbitMQEventBusConfiguration.QueueType.classic
+        if let text = value("EVENTBUS_QUEUE_TYPE") {
+            guard let type = RabbitMQEventBusConfiguration.QueueType(rawValue: text.lowercased()) else {
+                throw EventBusError.invalidConfiguration("EVENTBUS_QUEUE_TYPE must be classic or quorum, not '\(text)'")
+            }
+            queueType = type
+        }
         var logLevel = Logger.Level.info
         if let text = value("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -96,14 +110,14 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
             eventBusURL: value("EVENTBUS_URL") ?? "amqp://guest:guest@127.0.0.1:5672/",
             database: try DatabaseLocation(value("DATABASE_URL") ?? "\(serviceName).sqlite"),
             exchange: exchange, exchangeType: value("EVENTBUS_EXCHANGE_TYPE") ?? "direct", exchangeDurable: durable,
-            queueName: value("EVENTBUS_QUEUE"), logLevel: logLevel)
+            queueName: value("EVENTBUS_QUEUE"), queueType: queueType, logLevel: logLevel)
         try validate()
     }
 
     /// The settings with the passwords of both URLs masked (`amqp://user:***@host/`), safe for logs and test output.
     public var description: String {
         "\(serviceName) on \(host):\(port), broker \(PostgresEventStore.maskedURL(eventBusURL)), database \(database), "
-            + "exchange \(exchange) (\(exchangeType)\(exchangeDurable ? ", durable" : "")), queue \(queueName ?? serviceName), log level \(logLevel)"
+            + "exchange \(exchange) (\(exchangeType)\(exchangeDurable ? ", durable" : "")), queue \(queueName ?? serviceName) (\(queueType.rawValue)), log level \(logLevel)"
     }
 
     /// The same as ``description``: a dump never shows a password either.
@@ -126,6 +140,7 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
         configuration.exchangeType = .init(rawValue: exchangeType)
         configuration.exchangeDurable = exchangeDurable
         configuration.queueName = queueName
+        configuration.queueType = queueType
         configuration.publishTimeout = publishTimeout
         return configuration
     }
