@@ -2,6 +2,7 @@ import EventBus
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The transactional outbox (``IntegrationEventLog``) and the processed-message store on PostgreSQL, through
 /// postgres-nio's `PostgresClient` (DESIGN section 6). The client's `run()` must be running (e.g. in the service's
@@ -36,19 +37,26 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// postgres-nio waits for a connection as long as the server is unreachable, and the outbox publisher and relay
     /// must not hang with it.
     public let operationTimeout: Duration
+    /// Bound of a whole ``withTransaction(_:)`` call: waiting for a connection, the caller's statements and the
+    /// commit. Past it the transaction is abandoned and its connection closed (PostgreSQL rolls it back).
+    public let transactionTimeout: Duration
     private let logger: Logger
+    /// Connections already told to watch for their client going away (see ``withTransaction(_:)``).
+    private let watchedConnections = Mutex<Set<PostgresConnection.ID>>([])
 
     /// Creates a store over `client`. Nothing is sent until a call; run ``migrate()`` once at start-up.
     /// - Parameters:
     ///   - client: The client; its `run()` must be running.
     ///   - operationTimeout: Bound of each of the store's own calls (default 15 s).
+    ///   - transactionTimeout: Bound of each ``withTransaction(_:)`` call, lease and commit included (default 30 s).
     ///   - logger: Where the store logs (migrations, failed rollbacks).
     public init(
-        client: PostgresClient, operationTimeout: Duration = .seconds(15),
+        client: PostgresClient, operationTimeout: Duration = .seconds(15), transactionTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "eventbus.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.client = client
         self.operationTimeout = operationTimeout
+        self.transactionTimeout = transactionTimeout
         self.logger = logger
     }
 
@@ -94,23 +102,63 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     /// `body` are rethrown as they are; failures to lease a connection, begin or commit become
     /// ``EventBusError/storeFailed(_:)``. The connection must not escape `body`.
     ///
-    /// Cost: a connection lease, plus two round trips (`BEGIN`, `COMMIT`) around `body`'s own.
-    public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// The whole call (lease, `body`, commit) is bounded by ``transactionTimeout``, and it ends as soon as the
+    /// connection closes under it (PostgreSQL restarted, the backend terminated, the network cut): `body` runs in a
+    /// task of its own and is abandoned then, the connection is closed so that nothing commits after the failure
+    /// is reported, and the call throws ``EventBusError/storeFailed(_:)``. A transaction that ends that way either
+    /// rolled back or, if the connection closed during `COMMIT`, may have committed: make its effect idempotent
+    /// (record the message id in the same transaction, as ``markProcessed(consumer:messageID:on:logger:)`` does)
+    /// and retry.
+    ///
+    /// Cost: a connection lease, plus two round trips (`BEGIN`, `COMMIT`) around `body`'s own, and one task.
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = self.logger
+        let client = self.client
+        let timeout = transactionTimeout
+        let call = BoundedCall<T>(timeout: timeout)
         do {
-            return try await client.withConnection { connection -> T in
-                try await Self.inTransaction(connection, logger: logger) { connection in
-                    do {
-                        return try await body(connection)
-                    } catch {
-                        throw CallerError(error: error)
+            return try await call.run {
+                try await client.withConnection { connection -> T in
+                    try call.watch(connection)
+                    await self.askServerToNoticeAClosedClient(connection, logger: logger)
+                    return try await Self.inTransaction(connection, logger: logger) { connection in
+                        do {
+                            return try await body(connection)
+                        } catch {
+                            throw CallerError(error: error)
+                        }
                     }
                 }
             }
         } catch let error as CallerError {
             throw error.error
+        } catch BoundedCall<T>.Ending.timedOut(let leased) {
+            throw EventBusError.storeFailed(
+                leased
+                    ? "a transaction did not end within \(timeout); it was abandoned and its connection closed, so PostgreSQL rolled it back (or, if it was committing, may have committed it); retry, and raise transactionTimeout if the transaction is legitimately long"
+                    : "a transaction found no PostgreSQL connection within \(timeout); check that PostgreSQL is running and reachable at the configured host and port, and that the client's run() is running")
+        } catch BoundedCall<T>.Ending.connectionClosed {
+            throw EventBusError.storeFailed(
+                "the PostgreSQL connection closed during a transaction (server restarted, backend terminated or network cut); PostgreSQL rolled it back (or, if it was committing, may have committed it); retry")
         } catch {
             throw PostgresFailure.error("a transaction", error)
+        }
+    }
+
+    /// Once per connection: `SET client_connection_check_interval = '1s'` (PostgreSQL 14 and later), so that a
+    /// backend busy in a statement of an abandoned transaction (waiting for a lock, say) notices within a second that
+    /// its client closed the connection and rolls back, instead of holding its locks until the statement ends.
+    /// A server that does not know the setting is left as it is.
+    private func askServerToNoticeAClosedClient(_ connection: PostgresConnection, logger: Logger) async {
+        guard watchedConnections.withLock({ $0.contains(connection.id) == false }) else { return }
+        do {
+            try await connection.query("SET client_connection_check_interval = '1s'", logger: logger)
+        } catch {
+            logger.debug("outbox: client_connection_check_interval not set", metadata: ["error": "\(PostgresFailure.reason(error))"])
+        }
+        watchedConnections.withLock { watched in
+            if watched.count >= 4_096 { watched.removeAll() }    // ids of closed connections; setting again is harmless
+            watched.insert(connection.id)
         }
     }
 
@@ -127,10 +175,13 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         do {
             value = try await body(connection)
         } catch {
-            do {
-                try await connection.query("ROLLBACK", logger: logger)
-            } catch {
-                logger.warning("outbox: ROLLBACK failed", metadata: ["error": "\(PostgresFailure.reason(error))"])
+            // A query on a connection that has closed would never answer (see `BoundedCall`); PostgreSQL rolled back.
+            if !connection.isClosed {
+                do {
+                    try await connection.query("ROLLBACK", logger: logger)
+                } catch {
+                    logger.warning("outbox: ROLLBACK failed", metadata: ["error": "\(PostgresFailure.reason(error))"])
+                }
             }
             throw error
         }
@@ -500,22 +551,14 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
 
     // MARK: - Helpers
 
-    /// Runs one of the store's own calls, bounded by ``operationTimeout``.
+    /// Runs one of the store's own calls, bounded by ``operationTimeout`` (see `BoundedCall`: a query that
+    /// postgres-nio never answers is abandoned, not awaited).
     private func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Logger) async throws -> T) async throws -> T {
         let logger = self.logger
         let timeout = operationTimeout
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body(logger) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else { throw OperationTimedOut() }
-                return value
-            }
-        } catch is OperationTimedOut {
+            return try await BoundedCall<T>(timeout: timeout).run { try await body(logger) }
+        } catch is BoundedCall<T>.Ending {
             throw EventBusError.storeFailed(
                 "\(what) failed: PostgreSQL did not answer within \(timeout); check that PostgreSQL is running and reachable at the configured host and port, and that the client's run() is running")
         } catch {
@@ -551,8 +594,6 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
 private struct CallerError: Error {
     let error: any Error
 }
-
-private struct OperationTimedOut: Error {}
 
 extension Duration {
     var timeInterval: TimeInterval {

@@ -1,0 +1,106 @@
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// One call to PostgreSQL that ends by its deadline, or as soon as the connection it leased closes, whatever the
+/// call itself is doing.
+///
+/// Why the call runs in a task of its own and may be abandoned: postgres-nio writes a query to its channel without a
+/// write promise, so a query sent on a connection that has already closed (the server restarted or terminated the
+/// backend between two statements of a transaction, or before a `ROLLBACK`) is never failed nor completed. Awaiting
+/// it in the caller's task, or in a task group, which waits for its children, would hang the caller for good; that
+/// is what a PostgreSQL restart under a busy Basket did. Here the caller gets a typed ending instead, the
+/// connection is closed (the server rolls the transaction back and releases its locks, the pool replaces the
+/// connection), and the abandoned task ends when postgres-nio fails its query, or stays suspended if it never does.
+final class BoundedCall<T: Sendable>: Sendable {
+    /// Why a call ended without its own result.
+    enum Ending: Error {
+        /// The deadline passed; `leased` tells whether a connection had been leased by then.
+        case timedOut(leased: Bool)
+        /// The leased connection closed before the call ended.
+        case connectionClosed
+    }
+
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var connection: PostgresConnection?
+    }
+
+    private let state = Mutex(State())
+    private let timeout: Duration
+
+    /// A call bounded by `timeout`.
+    init(timeout: Duration) {
+        self.timeout = timeout
+    }
+
+    /// Runs `body` in its own task; returns its value or rethrows its error, or throws ``Ending`` when the deadline
+    /// passes or the watched connection closes first. Cancelling the caller cancels `body`'s task.
+    func run(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                self.state.withLock { $0.continuation = continuation }
+                let work = Task {
+                    let result: Result<T, any Error>
+                    do {
+                        result = .success(try await body())
+                    } catch {
+                        result = .failure(error)
+                    }
+                    self.finish(result)
+                }
+                let timeout = self.timeout
+                let timer = Task {
+                    do {
+                        try await Task.sleep(for: timeout)
+                    } catch {
+                        return
+                    }
+                    let leased = self.state.withLock { $0.connection != nil }
+                    self.finish(.failure(Ending.timedOut(leased: leased)))
+                }
+                let finished = self.state.withLock { state -> Bool in
+                    state.work = work
+                    state.timer = timer
+                    return state.result != nil
+                }
+                if finished { timer.cancel() }
+            }
+        } onCancel: {
+            self.state.withLock { $0.work }?.cancel()
+        }
+    }
+
+    /// Ends the call with ``Ending/connectionClosed`` as soon as `connection` closes, and closes `connection` if the
+    /// call ends without its own result. Call it from `body` right after leasing the connection.
+    /// - Throws: ``Ending/timedOut(leased:)`` when the call has already ended (its deadline passed during the lease):
+    ///   `body` should stop there, and the lease goes back to the pool unused.
+    func watch(_ connection: PostgresConnection) throws {
+        let finished = state.withLock { state -> Bool in
+            guard state.result == nil else { return true }
+            state.connection = connection
+            return false
+        }
+        if finished { throw Ending.timedOut(leased: false) }
+        connection.closeFuture.whenComplete { _ in self.finish(.failure(Ending.connectionClosed)) }
+    }
+
+    private func finish(_ result: Result<T, any Error>) {
+        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?, PostgresConnection?)? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.continuation = nil }
+            return (state.continuation, state.timer, state.connection)
+        }
+        guard let (continuation, timer, connection) = taken else { return }
+        timer?.cancel()
+        if case .failure(let error) = result, error is Ending, let connection, !connection.isClosed {
+            // Abandoned mid-call: nothing may commit after the caller was told it failed.
+            connection.close().whenComplete { _ in }
+        }
+        continuation?.resume(with: result)
+    }
+}

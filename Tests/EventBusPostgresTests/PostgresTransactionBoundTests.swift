@@ -1,0 +1,66 @@
+import EventBus
+import EventBusPostgres
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// `withTransaction` ends when its connection closes or its deadline passes, whatever its body is awaiting: a
+/// PostgreSQL restart under a busy consumer once left every handler waiting for good on queries postgres-nio never
+/// answers (a query written to a connection that has already closed is neither failed nor completed).
+@Suite(.timeLimit(.minutes(2))) struct PostgresTransactionBoundTests {
+    private static let logger = PostgresTestEnvironment.logger
+
+    @Test func aTransactionWhoseBackendIsTerminatedFailsAtOnceAndTheNextOneWorks() async throws {
+        try await withPostgresStores { stores in
+            // No deadline to speak of: only the closed connection can end this call.
+            let store = PostgresEventStore(client: stores[0].client, transactionTimeout: .seconds(3_600), logger: Self.logger)
+            let admin = stores[0]
+            await #expect {
+                _ = try await store.withTransaction { connection -> Int in
+                    let pid = try await Self.single(Int32.self, "SELECT pg_backend_pid()", on: connection)
+                    try await admin.client.query("SELECT pg_terminate_backend(\(pid))", logger: Self.logger)
+                    try? await connection.closeFuture.get()
+                    // Written to a closed connection: postgres-nio never answers this one.
+                    return try await Self.single(Int.self, "SELECT 1", on: connection)
+                }
+            } throws: { error in
+                guard case EventBusError.storeFailed(let message) = error else { return false }
+                return message.contains("connection closed during a transaction")
+            }
+            let answer = try await store.withTransaction { try await Self.single(Int.self, "SELECT 41 + 1", on: $0) }
+            #expect(answer == 42)
+        }
+    }
+
+    @Test func aTransactionPastItsDeadlineIsAbandonedAndRolledBackSoItsLocksAreFree() async throws {
+        try await withPostgresStores { stores in
+            let store = PostgresEventStore(client: stores[0].client, transactionTimeout: .seconds(1), logger: Self.logger)
+            let key = Int64.random(in: 1...Int64.max)
+            let table = "abandoned_\(UInt32.random(in: 0...UInt32.max))"
+            await #expect {
+                try await store.withTransaction { connection in
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: Self.logger)
+                    try await connection.query("CREATE TABLE \(unescaped: table) (id INTEGER)", logger: Self.logger)
+                    try await connection.query("SELECT pg_sleep(3600)", logger: Self.logger)
+                }
+            } throws: { error in
+                guard case EventBusError.storeFailed(let message) = error else { return false }
+                return message.contains("did not end within 1.0 seconds") && message.contains("rolled it back")
+            }
+            // Its connection was closed: PostgreSQL rolled it back and released its lock.
+            try await eventually("the abandoned transaction's lock is released", timeout: .seconds(30)) {
+                try await stores[0].withTransaction { try await Self.single(Bool.self, "SELECT pg_try_advisory_xact_lock(\(key))", on: $0) }
+            }
+            let tables = try await stores[0].withTransaction {
+                try await Self.single(Int.self, "SELECT count(*)::int FROM pg_tables WHERE tablename = \(table)", on: $0)
+            }
+            #expect(tables == 0)
+        }
+    }
+
+    private static func single<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery, on connection: PostgresConnection) async throws -> T {
+        var value: T?
+        for try await row in try await connection.query(query, logger: logger).decode(T.self) { value = row }
+        return try #require(value)
+    }
+}
