@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "catalog", targets: ["Catalog"]),
         .executable(name: "basket", targets: ["Basket"]),
         .executable(name: "amqp-demo", targets: ["AMQPDemo"]),
+        .library(name: "EventBusGateway", targets: ["EventBusGateway"]),
+        .executable(name: "eventbus-gateway", targets: ["EventBusGatewayServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -26,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C: librabbitmq-c 0.11 from Debian.
@@ -143,6 +147,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Gateway: Event Grid-style HTTP publishing and webhook subscriptions over the bus (issue 18). Never touches AMQP.
+        .target(
+            name: "EventBusGateway",
+            dependencies: [
+                "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "EventBusGatewayServer",
+            dependencies: [
+                "EventBusGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Helpers shared by the test targets (running scripts, controlling the private broker).
         .target(
             name: "TestSupport",
@@ -186,6 +217,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "EventBusGatewayTests",
+            dependencies: [
+                "EventBusGateway", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "TestSupport", "AMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Runs the built `eventbus` executable (`swift build --build-tests` builds it) against the broker.

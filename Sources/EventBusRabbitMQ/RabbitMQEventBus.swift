@@ -273,6 +273,16 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         try await add(.raw(eventType: eventType, options: options, handler: handler))
     }
 
+    /// Calls `handler` with batches of undecoded events whose type name is `eventType`, bounded by `batch`, all or
+    /// nothing (a throw retries the whole batch). For relays such as the webhook gateway that carry events without
+    /// their Swift types.
+    @discardableResult
+    public func subscribe(
+        batchesOfEventType eventType: String, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping RawBatchEventHandler
+    ) async throws -> SubscriptionID {
+        try await add(.rawBatched(eventType: eventType, batch: batch, options: options, handler: handler))
+    }
+
     public func unsubscribe(_ subscription: SubscriptionID) async throws {
         let (removed, lastOfType) = try registry.remove(subscription)
         if lastOfType, let connection = state.withLock({ consumerConnection }) {

@@ -10,6 +10,17 @@ public typealias BatchEventHandler<Event: IntegrationEvent> = @Sendable ([Receiv
 /// Handles one event whose Swift type is not known (a "dynamic" handler).
 public typealias RawEventHandler = @Sendable (RawEvent, EventContext) async throws -> Void
 
+/// Handles a batch of events whose Swift type is not known, all or nothing (the webhook gateway's batches).
+public typealias RawBatchEventHandler = @Sendable ([ReceivedRawEvent]) async throws -> Void
+
+/// An undecoded event of a batch, with its delivery's context.
+public struct ReceivedRawEvent: Sendable {
+    /// The event as it arrived.
+    public var event: RawEvent
+    /// Its delivery's metadata.
+    public var context: EventContext
+}
+
 /// An event of a batch, with its delivery's context.
 public struct ReceivedEvent<Event: IntegrationEvent>: Sendable {
     /// The decoded event.

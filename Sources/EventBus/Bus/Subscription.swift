@@ -35,6 +35,20 @@ package struct Subscription: Sendable {
             })
     }
 
+    package static func rawBatched(
+        eventType: String, batch: BatchPolicy, options: SubscriptionOptions, handler: @escaping RawBatchEventHandler
+    ) -> Subscription {
+        Subscription(
+            id: SubscriptionID(name: options.name ?? eventType), eventType: eventType, options: options, batch: batch,
+            decode: { raw in
+                _ = try JSONSerialization.jsonObject(with: raw.payload, options: [.fragmentsAllowed])
+                return raw
+            },
+            handle: { items in
+                try await handler(items.map { ReceivedRawEvent(event: $0.value as! RawEvent, context: $0.context) })
+            })
+    }
+
     package static func raw(eventType: String, options: SubscriptionOptions, handler: @escaping RawEventHandler) -> Subscription {
         Subscription(
             id: SubscriptionID(name: options.name ?? eventType), eventType: eventType, options: options, batch: nil,
