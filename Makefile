@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 BENCH_ARGS ?=
 
-.PHONY: setup build demo e2e amqp-demo test faults fuzz bench broker-start broker-stop cluster-start cluster-stop clean
+.PHONY: setup build demo gateway-demo e2e amqp-demo test faults fuzz bench broker-start broker-stop cluster-start cluster-stop clean
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,12 @@ e2e: setup
 	$(SWIFT) build --product catalog
 	$(SWIFT) build --product basket
 	WITH_POSTGRES=0 scripts/with-services.sh scripts/e2e.sh
+
+# The webhook gateway: eventbus-gateway and a Python receiver (Samples/Webhooks); a price change published with curl
+# shows in the receiver's output (scripts/gateway-demo.sh).
+gateway-demo: setup
+	$(SWIFT) build --product eventbus-gateway
+	WITH_POSTGRES=0 scripts/with-services.sh scripts/gateway-demo.sh
 
 # The AMQP layer alone: publish and consume a few messages.
 amqp-demo: setup
