@@ -1,7 +1,9 @@
-"""A minimal AMQP 0-9-1 publisher (stdlib only) for the fault harness: it sends what no well-behaved client sends
-(hostile headers, oversized or invalid bodies) straight into a queue, with publisher confirms.
+"""A minimal AMQP 0-9-1 client (stdlib only) for the fault harness: it sends what no well-behaved client sends
+(hostile headers, oversized or invalid bodies) straight into a queue, with publisher confirms, and it reads what
+waits in a queue (the dead letters and their reason headers) without taking it away.
 
-Only what the harness needs: PLAIN login, one channel, confirm.select, basic.publish, wait for the confirm."""
+Only what the harness needs: PLAIN login, one channel, confirm.select, basic.publish, wait for the confirm;
+basic.get without ack, then closing the connection (the broker puts every message back)."""
 
 import socket
 import struct
@@ -55,12 +57,73 @@ def table(entries):
     return struct.pack("!I", len(body)) + body
 
 
+class Reader:
+    """Decodes AMQP values from a buffer (RabbitMQ's field types)."""
+
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, count):
+        if self.at + count > len(self.data):
+            raise ValueError("truncated AMQP value")
+        chunk = self.data[self.at:self.at + count]
+        self.at += count
+        return chunk
+
+    def unpack(self, fmt):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def shortstr(self):
+        return self.take(self.unpack("!B"))
+
+    def longstr(self):
+        return self.take(self.unpack("!I"))
+
+    def value(self):
+        kind = self.take(1)
+        simple = {b"t": "!B", b"b": "!b", b"B": "!B", b"s": "!h", b"u": "!H", b"I": "!i", b"i": "!I", b"l": "!q",
+                  b"L": "!Q", b"f": "!f", b"d": "!d", b"T": "!Q"}
+        if kind in simple:
+            return self.unpack(simple[kind])
+        if kind == b"D":
+            scale = self.unpack("!B")
+            return self.unpack("!i") / (10 ** scale)
+        if kind in (b"S", b"x"):
+            return self.longstr()
+        if kind == b"F":
+            return self.table()
+        if kind == b"A":
+            inner = Reader(self.longstr())
+            items = []
+            while inner.at < len(inner.data):
+                items.append(inner.value())
+            return items
+        if kind == b"V":
+            return None
+        raise ValueError("unknown field type %r" % kind)
+
+    def table(self):
+        inner = Reader(self.longstr())
+        entries = {}
+        while inner.at < len(inner.data):
+            name = inner.shortstr().decode(errors="replace")
+            entries[name] = inner.value()
+        return entries
+
+
+def text(value):
+    """A header value as text (AMQP long strings arrive as bytes)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return "" if value is None else str(value)
+
+
 class Connection:
-    def __init__(self, host, port, user="guest", password="guest", timeout=10.0):
+    def __init__(self, host, port, user="guest", password="guest", timeout=10.0, name="faults-poison"):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.sendall(b"AMQP\x00\x00\x09\x01")
         self._expect(0, 10, 10)  # connection.start
-        props = table([("product", ("S", "eventbus-faults")), ("connection_name", ("S", "faults-poison"))])
+        props = table([("product", ("S", "eventbus-faults")), ("connection_name", ("S", name))])
         response = b"\x00" + user.encode() + b"\x00" + password.encode()
         self._method(0, 10, 11, props + shortstr("PLAIN") + longstr(response) + shortstr("en_US"))
         args = self._expect(0, 10, 30)  # connection.tune
@@ -150,6 +213,58 @@ class Connection:
                 acked_tag = struct.unpack("!Q", payload[4:12])[0]
                 if acked_tag >= tag:
                     return method_id == 80
+
+    def peek(self, queue, limit=100000, body_limit=4096):
+        """Every message waiting in `queue` (at most `limit`), as dicts with message_id, headers (a dict) and the
+        first `body_limit` bytes of the body. Gets them without acknowledging: they go back to the queue, in order,
+        when the connection closes, so call this last on a connection and close it."""
+        messages = []
+        while len(messages) < limit:
+            self._method(1, 60, 70, struct.pack("!H", 0) + shortstr(queue) + b"\x00")
+            while True:
+                kind, channel, payload = self._read_frame()
+                if kind != FRAME_METHOD:
+                    continue
+                class_id, method_id = struct.unpack("!HH", payload[:4])
+                if (class_id, method_id) in ((10, 50), (20, 40)):
+                    raise ConnectionError("closed by the broker while reading %s" % queue)
+                if class_id == 60 and method_id in (71, 72):
+                    break
+            if method_id == 72:  # get-empty
+                return messages
+            kind, _, header = self._read_frame()
+            if kind != FRAME_HEADER:
+                raise ConnectionError("expected a content header after basic.get-ok")
+            reader = Reader(header)
+            reader.take(4)
+            size = reader.unpack("!Q")
+            flags = reader.unpack("!H")
+            properties = {}
+            # Property order is fixed by the spec; each flag bit says whether its property is present.
+            layout = [(15, "content_type", "s"), (14, "content_encoding", "s"), (13, "headers", "F"),
+                      (12, "delivery_mode", "B"), (11, "priority", "B"), (10, "correlation_id", "s"),
+                      (9, "reply_to", "s"), (8, "expiration", "s"), (7, "message_id", "s"), (6, "timestamp", "Q"),
+                      (5, "type", "s"), (4, "user_id", "s"), (3, "app_id", "s"), (2, "cluster_id", "s")]
+            for bit, name, kind_of in layout:
+                if not flags & (1 << bit):
+                    continue
+                if kind_of == "s":
+                    properties[name] = reader.shortstr().decode(errors="replace")
+                elif kind_of == "F":
+                    properties[name] = reader.table()
+                else:
+                    properties[name] = reader.unpack("!" + kind_of)
+            body, received = b"", 0
+            while received < size:
+                kind, _, chunk = self._read_frame()
+                if kind != FRAME_BODY:
+                    continue
+                received += len(chunk)
+                if len(body) < body_limit:
+                    body += chunk[:body_limit - len(body)]
+            messages.append({"message_id": properties.get("message_id"), "type": properties.get("type"),
+                             "headers": properties.get("headers") or {}, "body": body, "size": size})
+        return messages
 
     def close(self):
         try:

@@ -297,10 +297,11 @@ class Harness:
         admin.query('CREATE DATABASE "%s"' % database)
         return Store("postgres", database, ["-p", str(self.postgres_port)])
 
-    def make_service(self, ctx, name, port, store, queue, broker_url=None):
+    def make_service(self, ctx, name, port, store, queue, broker_url=None, extra_env=None):
         env = dict(os.environ, SERVICE_NAME=name, PORT=str(port), HOST="127.0.0.1", DATABASE_URL=store.url,
                    EVENTBUS_URL=broker_url or ctx.broker_url, EVENTBUS_EXCHANGE=ctx.exchange,
                    EVENTBUS_QUEUE=queue, LOG_LEVEL="info")
+        env.update(extra_env or {})
         service = Service(name, os.path.join(self.bin_dir, name), port, env, os.path.join(ctx.dir, name + ".log"))
         self.active.append(service)
         return service
@@ -310,6 +311,49 @@ class Harness:
 
     def committed_ids(self, ctx):
         return {row[0].lower() for row in ctx.catalog_store.query("SELECT event_id FROM integration_event_log")}
+
+    def committed_products(self, ctx):
+        """Each committed event's product, from the event JSON Catalog saved in its outbox."""
+        products = {}
+        for event_id, content in ctx.catalog_store.query("SELECT event_id, content FROM integration_event_log"):
+            try:
+                event = json.loads(content)
+            except ValueError:
+                continue
+            product = next((v for k, v in event.items() if k.lower() == "productid"), None)
+            if isinstance(product, int):
+                products[event_id.lower()] = product
+        return products
+
+    def effect_counts(self, ctx):
+        """Basket's effect rows per event id: one row per committed effect transaction (the table has no unique
+        key, so a second effect of one event is a second row)."""
+        return {row[0].lower(): int(row[1]) for row in ctx.basket_store.query(
+            "SELECT event_id, count(*) FROM basket_price_change_effects GROUP BY event_id")}
+
+    def effects_per_second(self, ctx):
+        second = ("CAST(recorded_at AS INTEGER)" if ctx.basket_store.kind == "sqlite"
+                  else "floor(extract(epoch FROM recorded_at))::bigint")
+        return [int(row[1]) for row in ctx.basket_store.query(
+            "SELECT %s AS s, count(*) FROM basket_price_change_effects GROUP BY s ORDER BY s" % second)]
+
+    def dead_letters(self, ctx):
+        """The messages in Basket's dead-letter queue (read and put back), with the reason headers the bus wrote."""
+        import amqp_raw
+        try:
+            connection = amqp_raw.Connection("127.0.0.1", self.broker_port, name="faults-ledger")
+            try:
+                messages = connection.peek(ctx.queue + ".dead-letter")
+            finally:
+                connection.close()
+        except (OSError, ConnectionError, ValueError) as error:
+            # Then nothing counts as dead-lettered: a committed event in that queue shows as lost, not as fine.
+            ctx.note("could not read the dead-letter queue: %s" % error)
+            return []
+        return [{"message_id": (m["message_id"] or "").lower(),
+                 "reason": amqp_raw.text(m["headers"].get("x-dead-letter-reason")) or "no reason header",
+                 "last_error": amqp_raw.text(m["headers"].get("x-last-error")),
+                 "attempts": amqp_raw.text(m["headers"].get("x-delivery-attempts"))} for m in messages]
 
     def outbox_pending(self, ctx):
         rows = ctx.catalog_store.query(
@@ -361,7 +405,8 @@ class Harness:
         catalog_url = basket_url = ctx.broker_url
         if hasattr(scenario, "prepare"):
             catalog_url, basket_url = scenario.prepare(self, ctx)
-        ctx.basket = self.make_service(ctx, "basket", self.http_port + 1, ctx.basket_store, ctx.queue, basket_url)
+        ctx.basket = self.make_service(ctx, "basket", self.http_port + 1, ctx.basket_store, ctx.queue, basket_url,
+                                       getattr(scenario, "basket_env", None))
         ctx.catalog = self.make_service(ctx, "catalog", self.http_port, ctx.catalog_store, ctx.catalog_queue,
                                         catalog_url)
         ctx.basket.start()   # first: its queue is bound before the catalog publishes
@@ -404,6 +449,13 @@ class Harness:
 
     def watch_recovery(self, ctx, expected, since, result):
         deadline = since + QUIESCE_TIMEOUT + self.seconds + 30
+        failing = getattr(ctx.scenario, "fail_product", None)
+        if failing is not None:  # those events end in the dead-letter queue, never in processed_messages
+            try:
+                products = self.committed_products(ctx)
+            except (sqlite3.Error, HarnessError):
+                products = {}
+            expected = {i for i in expected if products.get(i) != failing}
         while time.monotonic() < deadline:
             try:
                 if expected <= self.processed_ids(ctx):
@@ -441,9 +493,40 @@ class Harness:
     def ledger(self, ctx):
         committed = self.committed_ids(ctx)
         processed = self.processed_ids(ctx)
-        # Effect transactions per id, from Basket's log (kept across restarts): a SIGKILL may lose a line, never
-        # invent one, so two non-duplicate outcomes for one id are a real second effect.
-        effects, duplicates, per_second = {}, 0, {}
+        # The effects, from Basket's database: one basket_price_change_effects row per committed effect transaction,
+        # written with the basket update and the processed id. No unique key: an effect committed twice is two rows.
+        effects = self.effect_counts(ctx)
+        once = {event_id for event_id in committed if effects.get(event_id) == 1}
+        twice = {event_id for event_id in committed if effects.get(event_id, 0) > 1}
+        # Dead letters, read from the queue with the reason the bus wrote; a committed event there is accounted for.
+        dead = self.dead_letters(ctx)
+        dead_ids = {letter["message_id"] for letter in dead}
+        dead_committed = (committed & dead_ids) - set(effects)
+        both = committed & dead_ids & set(effects)
+        if both:
+            ctx.note("%d events both applied and dead-lettered (counted applied twice), e.g. %s" % (
+                len(both), sorted(both)[0]))
+            twice |= both
+            once -= both
+        lost = committed - set(effects) - dead_committed
+        if dead:
+            reasons = {}
+            for letter in dead:
+                key = (letter["reason"], letter["last_error"][:120])
+                reasons[key] = reasons.get(key, 0) + 1
+            ctx.note("dead-lettered: %s" % "; ".join(
+                "%d %s%s" % (n, reason, " (last error: %s)" % error if error else "")
+                for (reason, error), n in sorted(reasons.items(), key=lambda item: -item[1])))
+        unmarked = set(effects) - processed
+        if unmarked:
+            ctx.note("%d effect rows without a processed id (e.g. %s)" % (len(unmarked), sorted(unmarked)[0]))
+        marked_only = (processed & committed) - set(effects)
+        if marked_only:
+            ctx.note("%d processed ids without an effect row (counted lost), e.g. %s" % (
+                len(marked_only), sorted(marked_only)[0]))
+        # What Basket logged it committed, across restarts: a SIGKILL may lose a line, never invent one, so an outcome
+        # line without an effect row would be an effect that vanished. Its duplicate lines are the suppressed copies.
+        logged, duplicates = set(), 0
         with open(ctx.basket.log_path, errors="replace") as handle:
             for line in handle:
                 match = OUTCOME_LINE.search(line)
@@ -452,13 +535,14 @@ class Harness:
                 if match.group(2) == "duplicate":
                     duplicates += 1
                 else:
-                    event_id = match.group(1).lower()
-                    effects[event_id] = effects.get(event_id, 0) + 1
-                    second = line[:19]
-                    per_second[second] = per_second.get(second, 0) + 1
-        twice = {event_id for event_id in committed if effects.get(event_id, 0) > 1}
-        lost = committed - processed
-        # The effect itself: every basket line and the known price of a product end at Catalog's final price.
+                    logged.add(match.group(1).lower())
+        vanished = logged - set(effects)
+        if vanished:
+            ctx.note("%d events logged as applied have no effect row (e.g. %s)" % (len(vanished), sorted(vanished)[0]))
+        # The effect itself: every basket line and the known price of a product end at Catalog's final price, except
+        # for products whose events were dead-lettered (their lines legitimately stay behind).
+        products = self.committed_products(ctx)
+        dead_products = {products[i] for i in dead_committed if i in products}
         final = {int(row[0]): decimal.Decimal(str(row[1]))
                  for row in ctx.catalog_store.query("SELECT id, price FROM catalog_items")}
         behind = set()
@@ -469,6 +553,7 @@ class Harness:
                  for p, v in ctx.basket_store.query("SELECT product_id, price FROM product_prices")}
         changed = {p for p, price in final.items() if price >= 100}
         behind |= {p for p in changed if known.get(p) != final[p]}
+        behind -= dead_products
         missing_effect = len(behind) if not lost else 0
         if behind:
             ctx.note("basket lines or known prices behind Catalog's final price for products %s" % sorted(behind))
@@ -487,7 +572,7 @@ class Harness:
         if duplicates:
             ctx.note("%d redelivered or republished copies found already processed (no second effect; Basket's "
                      "duplicate outcomes and eventbus_duplicates_total since its last start)" % duplicates)
-        busy = sorted(per_second.values())[1:-1]  # the first and last seconds are partial
+        busy = sorted(self.effects_per_second(ctx))[1:-1]  # the first and last seconds are partial
         if busy:
             ctx.note("Basket applied a median of %d events/s (best second %d)" % (busy[len(busy) // 2], busy[-1]))
         # What the services themselves saw: lost connections (and why), handler retries.
@@ -504,11 +589,12 @@ class Harness:
                     ", %d handler retries scheduled" % retries if retries else ""))
         if seen:
             ctx.note("; ".join(seen))
-        dead = self.queue_depths(ctx.queue + ".dead-letter").get(ctx.queue + ".dead-letter", 0)
+        ctx.dead = dead
+        ctx.dead_committed = dead_committed
         return {
             "scenario": ctx.scenario.name, "store": ctx.scenario.store, "committed": len(committed),
-            "applied_once": len((committed & processed) - twice), "lost": len(lost) + missing_effect,
-            "applied_twice": len(twice), "dead_lettered": dead, "notes": ctx.notes, "recovery": None,
+            "applied_once": len(once), "lost": len(lost) + missing_effect,
+            "applied_twice": len(twice), "dead_lettered": len(dead), "notes": ctx.notes, "recovery": None,
         }
 
     def metric(self, service, name):

@@ -65,14 +65,17 @@ is pending in Catalog's outbox, nothing waits in any queue and Basket's processe
 
 - **committed**: events in Catalog's outbox (`integration_event_log`): exactly the price changes whose transaction
   committed, whether or not the HTTP caller saw the answer.
-- **applied once**: committed events whose id is in Basket's `processed_messages` (written in the same transaction as
-  the basket change) and whose handler committed its effect once (one `price change applied|unmatched|stale` log line
-  per id at most, across restarts).
-- **lost**: committed events missing from `processed_messages`, plus any product whose basket lines and known price
-  do not end at Catalog's final price (an effect missing although its id was recorded).
-- **applied twice**: committed events whose effect transaction committed more than once (two non-duplicate outcome
-  lines for one id). The basket's rule is idempotent, so the final prices cannot show a double: the log lines can.
-- **dead-lettered**: messages in the Basket queue's dead-letter queue at the end (the poison row puts three there).
+- **applied once**: committed events with exactly one row in Basket's `basket_price_change_effects`. Basket writes
+  that row in the transaction that updates the baskets and records the id in `processed_messages`, and the table has
+  no unique key, so an effect committed twice would be two rows: the count is read from the database, not from logs.
+- **lost**: committed events with no effect row that are not in the dead-letter queue either, plus any product whose
+  basket lines and known price do not end at Catalog's final price (products whose events were dead-lettered
+  excepted).
+- **applied twice**: committed events with more than one effect row (or applied and dead-lettered). The basket's rule
+  is idempotent, so the final prices cannot show a double: the effect rows can.
+- **dead-lettered**: messages in the Basket queue's dead-letter queue at the end, read with the reason the bus wrote
+  (`x-dead-letter-reason`, `x-last-error`; the notes count them per reason). A committed event found there is
+  accounted for, not lost: the poison row puts three non-events there, the poison-product row every event of product 7.
 - **recovery s**: from the end of the fault (the broker answers again, the killed service is healthy again, the alarm
   is cleared) until every event committed before that moment is applied in Basket. For the baseline it is measured
   from the middle of the drive, so it shows the normal lag.
@@ -93,10 +96,13 @@ back-off, then the outbox relay resends what was not confirmed); a killed Basket
 not acknowledged, and the processed-id check drops those copies; a killed Catalog's committed but unconfirmed events
 wait for the relay's `staleAfter` (60 s) and then go out, so recovery there is about a minute; a handler that cannot
 write (PostgreSQL restarting, the disk full) is retried after the first retry delay (10 s); poison ends in the
-dead-letter queue with its reason; a stalled or black-holed connection is given up after two missed heartbeats.
+dead-letter queue with its reason; a stalled or black-holed connection is given up after two missed heartbeats; a
+handler that fails once (`handler-retry`: Basket's `BASKET_FAIL_EVERY=10`, retries after 20, 50, 100 ms) is applied
+once on its retry, and one that always fails (`handler-poison-product`: `BASKET_FAIL_PRODUCT=7`) ends after its 30
+attempts in the dead-letter queue with `MaxDeliveryAttemptsExceeded` while every other product goes on. Those two
+rows inject from the start, so their recovery is measured from the middle of the drive, as the baseline's.
 
-Not covered yet: issue 17's scenario 5 (a handler failing every tenth event, and always for one product) needs a
-failure switch in the Basket sample; scenario 9 (quorum queues on the three-node cluster, SIGKILL of a node and a
+Not covered yet: scenario 9 (quorum queues on the three-node cluster, SIGKILL of a node and a
 network-namespace partition) needs a queue-type setting in the samples and the namespace set-up. Notes under the table give the evidence each fault
 produced (rows pending in the outbox at a kill, duplicates suppressed, ...).
 

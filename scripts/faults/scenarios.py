@@ -2,6 +2,7 @@
 killed service is healthy again, the alarm is cleared); the harness measures recovery from there."""
 
 import json
+import re
 import time
 
 import amqp_raw
@@ -146,6 +147,47 @@ def poison_evidence(harness, ctx):
         ctx.note("expected 3 dead letters, found %d" % dead)
 
 
+# --- 5. failing handlers -------------------------------------------------------------------------------------------
+
+# Short retry delays for the ledger (Event Grid's 10 s, 30 s, ... would outlast the row); the last one repeats, so an
+# event that always fails uses its 30 attempts in about 3 s and is dead-lettered.
+RETRY_DELAYS_MS = "20,50,100"
+FAIL_EVERY = 10
+FAIL_PRODUCT = 7
+
+
+def handler_retry_evidence(harness, ctx):
+    """Every tenth new event failed once: the retries Basket scheduled, and nothing dead-lettered."""
+    text = open(ctx.basket.log_path, errors="replace").read()
+    injected = text.count("injected failure: new event")
+    retried = len(re.findall(r"attempt=([2-9]|\d\d+) .*price change (applied|unmatched|stale)", text))
+    committed = len(harness.committed_ids(ctx))
+    ctx.note("BASKET_FAIL_EVERY=%d, retry delays %s ms: %d first attempts failed on purpose (about 1 in %d of %d "
+             "committed); %d events applied on a later attempt" % (
+                 FAIL_EVERY, RETRY_DELAYS_MS, injected, FAIL_EVERY, committed, retried))
+    if injected < committed // FAIL_EVERY // 2:
+        ctx.note("expected about %d injected failures, saw %d" % (committed // FAIL_EVERY, injected))
+
+
+def poison_product_evidence(harness, ctx):
+    """Product 7's events are all in the dead-letter queue with MaxDeliveryAttemptsExceeded, none applied; the
+    other products are untouched (the ledger checks their final prices and counts)."""
+    products = harness.committed_products(ctx)
+    failing = {i for i, p in products.items() if p == FAIL_PRODUCT}
+    letters = {letter["message_id"]: letter for letter in harness.dead_letters(ctx)}
+    reasons = {letters[i]["reason"] for i in failing if i in letters}
+    missing = failing - set(letters)
+    applied = failing & set(harness.effect_counts(ctx))
+    others = {i for i in letters if products.get(i, FAIL_PRODUCT) != FAIL_PRODUCT}
+    ctx.note("BASKET_FAIL_PRODUCT=%d, retry delays %s ms: %d of its %d committed events dead-lettered (%s), %d "
+             "applied, %d other products' events dead-lettered" % (
+                 FAIL_PRODUCT, RETRY_DELAYS_MS, len(failing) - len(missing), len(failing),
+                 ", ".join(sorted(reasons)) or "no reason", len(applied), len(others)))
+    if missing or applied or others or reasons != {"MaxDeliveryAttemptsExceeded"}:
+        ctx.note("expected every product %d event dead-lettered with MaxDeliveryAttemptsExceeded and nothing else" %
+                 FAIL_PRODUCT)
+
+
 # --- 6. broker resource alarms ------------------------------------------------------------------------------------
 
 def alarms(harness):
@@ -277,6 +319,12 @@ SCENARIOS = [
     Scenario("kill-catalog", "sqlite", "SIGKILL Catalog mid-stream (commits not yet published), then start it again",
              kill_catalog),
     Scenario("poison", "sqlite", "three poison messages into Basket's queue", poison, poison_evidence),
+    Scenario("handler-retry", "sqlite", "Basket's handler fails the first attempt of every 10th event",
+             evidence=handler_retry_evidence),
+    Scenario("handler-retry", "postgres", "Basket's handler fails the first attempt of every 10th event",
+             evidence=handler_retry_evidence),
+    Scenario("handler-poison-product", "sqlite", "Basket's handler fails every attempt for product 7",
+             evidence=poison_product_evidence),
     # Stage 2.
     Scenario("memory-alarm", "sqlite", "set_vm_memory_high_watermark 0.0000001, then 0.4",
              alarm("memory", ["set_vm_memory_high_watermark", "0.0000001"], ["set_vm_memory_high_watermark", "0.4"])),
@@ -301,6 +349,11 @@ for _scenario in SCENARIOS:
     if _scenario.name == "kill-basket":
         _scenario.prepare = basket_through_proxy
         _scenario.cleanup = stop_proxy
+    if _scenario.name == "handler-retry":
+        _scenario.basket_env = {"BASKET_FAIL_EVERY": str(FAIL_EVERY), "BASKET_RETRY_DELAYS_MS": RETRY_DELAYS_MS}
+    if _scenario.name == "handler-poison-product":
+        _scenario.basket_env = {"BASKET_FAIL_PRODUCT": str(FAIL_PRODUCT), "BASKET_RETRY_DELAYS_MS": RETRY_DELAYS_MS}
+        _scenario.fail_product = FAIL_PRODUCT
     if _scenario.name.startswith("proxy-"):
         _scenario.prepare = through_proxy
         _scenario.cleanup = stop_proxy

@@ -6,15 +6,17 @@ import SampleSupport
 /// Builds the Basket service: its database, the bus with its `ProductPriceChangedIntegrationEvent` subscription,
 /// the HTTP API and the basket page. Run the result with `runService()` (the `basket` executable) or test it with
 /// HummingbirdTesting; its service group runs the PostgreSQL client (when used), the bus, which declares the
-/// service queue, binds it and consumes, and the pruner of processed-message ids (kept twice the events'
-/// time-to-live, at least 2 days); they shut down gracefully after the HTTP server.
+/// service queue, binds it and consumes, and the pruner of processed-message ids and of the handler's effect rows
+/// (kept twice the events' time-to-live, at least 2 days); they shut down gracefully after the HTTP server.
 ///
 /// - Parameters:
 ///   - configuration: where the broker and database are, and what to listen on.
 ///   - retryPolicy: how failed handlings are retried (tests make it quick).
+///   - failures: failures the handler throws on purpose (``BasketSettings``); off by default.
 ///   - logger: the service's logger; by default one named after the service at the configured level.
 public func buildBasketApplication(
-    configuration: SampleConfiguration, retryPolicy: RetryPolicy = .eventGrid, logger: Logger? = nil
+    configuration: SampleConfiguration, retryPolicy: RetryPolicy = .eventGrid, failures: HandlerFailures = .off,
+    logger: Logger? = nil
 ) async throws -> some ApplicationProtocol {
     let logger = logger ?? SampleLogging.logger(configuration.serviceName, level: configuration.logLevel)
     let database = try await SampleDatabase.open(configuration.database, logger: logger) { database in
@@ -22,7 +24,8 @@ public func buildBasketApplication(
     }
     let repository = makeBasketRepository(database, logger: logger)
     let bus = try configuration.makeEventBus(database: database, logger: logger)
-    let handler = ProductPriceChangedHandler(repository: repository, service: configuration.serviceName, logger: logger)
+    let handler = ProductPriceChangedHandler(
+        repository: repository, service: configuration.serviceName, logger: logger, failures: failures)
     try await bus.subscribe(
         ProductPriceChangedIntegrationEvent.self, options: SubscriptionOptions(retryPolicy: retryPolicy), handler: handler.handle)
 
@@ -35,12 +38,20 @@ public func buildBasketApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: configuration.serviceName),
         logger: logger)
-    let pruner = database.processedMessagePruner(eventTimeToLive: retryPolicy.eventTimeToLive, logger: logger)
+    // The samples' retention and interval, over a store that prunes the effect rows with the ids.
+    let standard = database.processedMessagePruner(eventTimeToLive: retryPolicy.eventTimeToLive, logger: logger)
+    let pruner = ProcessedMessagePruner(
+        store: EffectPruningProcessedMessageStore(base: database.processedMessages, repository: repository),
+        retention: standard.retention, interval: standard.interval, logger: logger)
     application.addServices(database.services + [bus, pruner])
-    logger.info("basket configured", metadata: [
+    var metadata: Logger.Metadata = [
         "database": "\(configuration.database)", "exchange": "\(configuration.exchange)",
         "queue": "\(configuration.queueName ?? configuration.serviceName)", "port": "\(configuration.port)",
-    ])
+        "retry.delays": "\(retryPolicy.delays)",
+    ]
+    if let every = failures.failEvery { metadata["fail.every"] = "\(every)" }
+    if let product = failures.failProduct { metadata["fail.product"] = "\(product)" }
+    logger.info("basket configured", metadata: metadata)
     return application
 }
 

@@ -13,11 +13,14 @@ public struct ProductPriceChangedHandler: Sendable {
     let repository: any BasketRepository
     let logger: Logger
     let outcomes: [String: Counter]
+    let failures: HandlerFailureSwitch?
 
-    /// Creates the handler; `service` labels its `basket_price_changes_total` metric.
-    public init(repository: any BasketRepository, service: String, logger: Logger) {
+    /// Creates the handler; `service` labels its `basket_price_changes_total` metric. `failures` makes it throw on
+    /// purpose (the fault ledger's retry and dead-letter rows); off by default.
+    public init(repository: any BasketRepository, service: String, logger: Logger, failures: HandlerFailures = .off) {
         self.repository = repository
         self.logger = logger
+        self.failures = failures.isOff ? nil : HandlerFailureSwitch(failures)
         var outcomes: [String: Counter] = [:]
         for outcome in ["applied", "unmatched", "stale", "duplicate"] {
             outcomes[outcome] = Counter(label: "basket_price_changes_total", dimensions: [("service", service), ("outcome", outcome)])
@@ -25,9 +28,14 @@ public struct ProductPriceChangedHandler: Sendable {
         self.outcomes = outcomes
     }
 
-    /// Handles one event. Throws (and the bus retries) only when the database fails.
+    /// Handles one event. Throws (and the bus retries) when the database fails, or when an injected failure
+    /// (``HandlerFailures``) asks for it; either way the transaction rolls back and nothing is applied.
     @Sendable public func handle(_ event: ProductPriceChangedIntegrationEvent, context: EventContext) async throws {
-        let outcome = try await repository.apply(PriceChange(event), consumer: context.consumer, messageID: context.eventID)
+        let failures = self.failures
+        let (productId, attempt) = (event.productId, context.attempt)
+        let outcome = try await repository.apply(
+            PriceChange(event), consumer: context.consumer, messageID: context.eventID,
+            beforeEffect: { try failures?.check(productId: productId, attempt: attempt) })
         outcomes[outcome.label]?.increment()
         logger.info("price change \(outcome.label)", metadata: [
             "event.id": "\(context.eventID)", "event.type": "\(context.eventType)", "product.id": "\(event.productId)",

@@ -47,6 +47,20 @@ public struct PostgresBasketRepository: BasketRepository {
                     changed_at DOUBLE PRECISION NOT NULL
                 )
                 """, logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS basket_price_change_effects (
+                    event_id TEXT NOT NULL,
+                    consumer TEXT NOT NULL,
+                    product_id INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    updated_lines INTEGER NOT NULL,
+                    recorded_at TIMESTAMPTZ NOT NULL
+                )
+                """, logger: logger)
+            try await connection.query(
+                "CREATE INDEX IF NOT EXISTS basket_price_change_effects_by_event ON basket_price_change_effects (event_id)", logger: logger)
+            try await connection.query(
+                "CREATE INDEX IF NOT EXISTS basket_price_change_effects_by_time ON basket_price_change_effects (recorded_at)", logger: logger)
         }
     }
 
@@ -100,13 +114,16 @@ public struct PostgresBasketRepository: BasketRepository {
         return deleted
     }
 
-    public func apply(_ change: PriceChange, consumer: String, messageID: String) async throws -> PriceChangeOutcome {
+    public func apply(
+        _ change: PriceChange, consumer: String, messageID: String, beforeEffect: @escaping @Sendable () throws -> Void
+    ) async throws -> PriceChangeOutcome {
         let logger = self.logger
         return try await store.withTransaction { connection in
             // Recorded in this transaction: a second delivery finds it and changes nothing.
             guard try await PostgresEventStore.markProcessed(consumer: consumer, messageID: messageID, on: connection, logger: logger) else {
                 return PriceChangeOutcome(duplicate: true)
             }
+            try beforeEffect()
             // Basket instances that handle changes of one product at once take turns (released at commit).
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockSpace), \(Int32(truncatingIfNeeded: change.productId)))", logger: logger)
             var known: KnownPrice?
@@ -140,9 +157,52 @@ public struct PostgresBasketRepository: BasketRepository {
                     """, logger: logger)
                 updated += 1
             }
-            return PriceChangeOutcome(stale: target.changedAt > change.changedAt, updatedLines: updated)
+            let outcome = PriceChangeOutcome(stale: target.changedAt > change.changedAt, updatedLines: updated)
+            try await connection.query("""
+                INSERT INTO basket_price_change_effects (event_id, consumer, product_id, outcome, updated_lines, recorded_at)
+                VALUES (\(messageID), \(consumer), \(change.productId), \(outcome.label), \(updated), now())
+                """, logger: logger)
+            return outcome
         }
     }
+
+    public func effects(eventID: String) async throws -> [PriceChangeEffect] {
+        let rows = try await store.client.query("""
+            SELECT event_id, consumer, product_id, outcome, updated_lines, recorded_at
+            FROM basket_price_change_effects WHERE event_id = \(eventID) ORDER BY recorded_at
+            """, logger: logger)
+        var effects: [PriceChangeEffect] = []
+        for try await (eventID, consumer, productId, outcome, updatedLines, recordedAt) in rows.decode(
+            (String, String, Int, String, Int, Date).self)
+        {
+            effects.append(PriceChangeEffect(
+                eventID: eventID, consumer: consumer, productId: productId, outcome: outcome, updatedLines: updatedLines,
+                recordedAt: recordedAt))
+        }
+        return effects
+    }
+
+    /// Deletes 5 000 rows per statement, so the pruner never holds many row locks at once.
+    @discardableResult
+    public func pruneEffects(recordedBefore date: Date) async throws -> Int {
+        var total = 0
+        while true {
+            let rows = try await store.client.query("""
+                WITH deleted AS (
+                    DELETE FROM basket_price_change_effects WHERE ctid IN (
+                        SELECT ctid FROM basket_price_change_effects WHERE recorded_at < \(date) LIMIT \(Self.pruneBatch))
+                    RETURNING 1)
+                SELECT count(*)::int8 FROM deleted
+                """, logger: logger)
+            var deleted = 0
+            for try await count in rows.decode(Int.self) { deleted = count }
+            total += deleted
+            if deleted < Self.pruneBatch { return total }
+        }
+    }
+
+    /// Effect rows deleted per pruning statement.
+    static let pruneBatch = 5_000
 
     /// The first key of the basket's advisory locks (the second is the product id).
     static let lockSpace: Int32 = 0x6261_736B  // "bask"

@@ -37,6 +37,16 @@ public struct SQLiteBasketRepository: BasketRepository {
                     price TEXT NOT NULL,
                     changed_at REAL NOT NULL
                 );
+                CREATE TABLE IF NOT EXISTS basket_price_change_effects (
+                    event_id TEXT NOT NULL,
+                    consumer TEXT NOT NULL,
+                    product_id INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    updated_lines INTEGER NOT NULL,
+                    recorded_at REAL NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS basket_price_change_effects_by_event ON basket_price_change_effects (event_id);
+                CREATE INDEX IF NOT EXISTS basket_price_change_effects_by_time ON basket_price_change_effects (recorded_at);
                 """)
         }
     }
@@ -94,12 +104,15 @@ public struct SQLiteBasketRepository: BasketRepository {
         }
     }
 
-    public func apply(_ change: PriceChange, consumer: String, messageID: String) async throws -> PriceChangeOutcome {
+    public func apply(
+        _ change: PriceChange, consumer: String, messageID: String, beforeEffect: @escaping @Sendable () throws -> Void
+    ) async throws -> PriceChangeOutcome {
         try await store.write { db in
             // Recorded in this transaction: a second delivery finds it and changes nothing.
             guard try SQLiteEventStore.markProcessed(consumer: consumer, messageID: messageID, in: db) else {
                 return PriceChangeOutcome(duplicate: true)
             }
+            try beforeEffect()
             let known = try Row.fetchOne(
                 db, sql: "SELECT price, changed_at FROM product_prices WHERE product_id = ?", arguments: [change.productId]
             ).map { row in KnownPrice(price: try Self.decimal(row["price"]), changedAt: Date(timeIntervalSince1970: row["changed_at"])) }
@@ -125,9 +138,48 @@ public struct SQLiteBasketRepository: BasketRepository {
                     arguments: ["\(target.price)", "\(change.oldPrice)", target.changedAt.timeIntervalSince1970, line.buyerId, line.lineId])
                 updated += 1
             }
-            return PriceChangeOutcome(stale: target.changedAt > change.changedAt, updatedLines: updated)
+            let outcome = PriceChangeOutcome(stale: target.changedAt > change.changedAt, updatedLines: updated)
+            try db.execute(sql: """
+                INSERT INTO basket_price_change_effects (event_id, consumer, product_id, outcome, updated_lines, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [messageID, consumer, change.productId, outcome.label, updated, Date().timeIntervalSince1970])
+            return outcome
         }
     }
+
+    public func effects(eventID: String) async throws -> [PriceChangeEffect] {
+        try await store.database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT event_id, consumer, product_id, outcome, updated_lines, recorded_at
+                FROM basket_price_change_effects WHERE event_id = ? ORDER BY recorded_at, rowid
+                """, arguments: [eventID]
+            ).map { row in
+                PriceChangeEffect(
+                    eventID: row["event_id"], consumer: row["consumer"], productId: row["product_id"], outcome: row["outcome"],
+                    updatedLines: row["updated_lines"], recordedAt: Date(timeIntervalSince1970: row["recorded_at"]))
+            }
+        }
+    }
+
+    /// Deletes 5 000 rows per write transaction, so the pruner never holds the write lock for long.
+    @discardableResult
+    public func pruneEffects(recordedBefore date: Date) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await store.write { db -> Int in
+                try db.execute(sql: """
+                    DELETE FROM basket_price_change_effects WHERE rowid IN (
+                        SELECT rowid FROM basket_price_change_effects WHERE recorded_at < ? LIMIT ?)
+                    """, arguments: [date.timeIntervalSince1970, Self.pruneBatch])
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < Self.pruneBatch { return total }
+        }
+    }
+
+    /// Effect rows deleted per pruning transaction.
+    static let pruneBatch = 5_000
 
     static func decimal(_ text: String) throws -> Decimal {
         guard let value = Decimal(string: text) else { throw BasketStorageError.corruptPrice(text) }
