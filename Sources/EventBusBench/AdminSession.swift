@@ -1,4 +1,6 @@
 import AMQP
+import EventBus
+import EventBusRabbitMQ
 import Foundation
 
 /// The benchmark's own connection for everything around a measurement: declaring, purging and deleting the
@@ -106,7 +108,8 @@ actor AdminSession {
         let channel = try await channel()
         _ = try await channel.queueDelete(queue)
         try await channel.queueDeclare(queue, durable: true, arguments: [
-            "x-queue-type": "classic", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": .string("\(queue).dead-letter"),
+            RabbitMQTopology.queueTypeArgument: "classic", RabbitMQTopology.deadLetterExchangeArgument: "",
+            RabbitMQTopology.deadLetterRoutingKeyArgument: .string(RabbitMQTopology(queue: queue).deadLetterQueue),
         ])
         try await bindForEvents(queue)
     }
@@ -119,13 +122,13 @@ actor AdminSession {
         }
     }
 
-    /// The `x-dead-letter-reason` and `x-last-error` of the first message in `queue`, in words.
+    /// The dead-letter reason and last error headers of the first message in `queue`, in words.
     func firstDeadLetterReason(_ queue: String) async -> String {
         do {
             guard let message = try await channel().get(queue: queue, noAck: false) else { return "none left" }
             let headers = message.headers
-            let reason = headers["x-dead-letter-reason"]?.stringValue ?? "no reason header"
-            let error = headers["x-last-error"]?.stringValue ?? ""
+            let reason = headers[EventHeaders.deadLetterReason]?.stringValue ?? "no reason header"
+            let error = headers[EventHeaders.lastError]?.stringValue ?? ""
             return error.isEmpty ? reason : "\(reason): \(error)"
         } catch {
             return "could not read it: \(error)"

@@ -346,15 +346,12 @@ enum BusBench {
     }
 
     /// The dead-letter queue the bus declares for `queue`.
-    static func deadLetterQueue(of queue: String) -> String { "\(queue).dead-letter" }
+    static func deadLetterQueue(of queue: String) -> String { RabbitMQTopology(queue: queue).deadLetterQueue }
 
     /// The retry queues the bus declares for `queue` with ``retryPolicy``.
     static func retryQueues(of queue: String) -> [String] {
-        retryPolicy.usedDelays.map { delay in
-            let (seconds, attoseconds) = delay.components
-            let milliseconds = seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-            return "\(queue).retry.\(max(milliseconds, 1))"
-        }
+        let names = RabbitMQTopology(queue: queue)
+        return retryPolicy.usedDelays.map(names.retryQueue(delay:))
     }
 }
 

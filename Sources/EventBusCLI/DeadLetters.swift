@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import EventBusRabbitMQ
 import Foundation
 
 /// `eventbus dead-letters`: list, replay or purge a service's dead-letter queue (`<queue>.dead-letter`).
@@ -11,26 +12,23 @@ struct DeadLetters: AsyncParsableCommand {
     struct Target: ParsableArguments {
         @OptionGroup var broker: BrokerOptions
         @Option(help: "The service's queue (its dead letters are in <queue>.dead-letter).") var queue: String
-        var deadLetterQueue: String { "\(queue).dead-letter" }
+        var topology: RabbitMQTopology { RabbitMQTopology(queue: queue) }
+        var deadLetterQueue: String { topology.deadLetterQueue }
 
-        /// The dead-letter queue's counts; a clear error when it does not exist.
-        func deadLetters(on connection: AMQPConnection) async throws -> AMQPQueueInfo {
-            try await existingQueue(
-                deadLetterQueue, on: connection,
-                hint: "--queue names a service's queue, and a service's bus declares <queue>.dead-letter when it starts")
-        }
-
-        /// Reads each of the `total` dead letters once without acknowledging it, hands it to `visit` with its
-        /// position (from 1), then gives them all back in their order: nothing is taken out of the queue.
-        func peek(_ total: UInt32, on channel: AMQPChannel, _ visit: (AMQPDelivery, Int) -> Void) async throws {
-            var read = 0
-            var last: UInt64?
-            while read < total, let delivery = try await channel.get(queue: deadLetterQueue) {
-                read += 1
-                last = delivery.deliveryTag
-                visit(delivery, read)
+        /// The library's handle on the dead-letter queue; its errors become one-line ``CLIError``s.
+        func withDeadLetters<T>(_ body: (DeadLetterQueue) async throws -> T) async throws -> T {
+            let connection = try await broker.connect("dead-letters")
+            do {
+                let value = try await body(DeadLetterQueue(topology: topology, connection: connection))
+                await connection.close()
+                return value
+            } catch let error as DeadLetterQueueError {
+                await connection.close()
+                throw CLIError(error.description)
+            } catch {
+                await connection.close()
+                throw error
             }
-            if let last { try channel.nack(last, multiple: true, requeue: true) }
         }
     }
 
@@ -40,12 +38,12 @@ struct DeadLetters: AsyncParsableCommand {
         @OptionGroup var target: Target
 
         func run() async throws {
-            let connection = try await target.broker.connect("dead-letters")
-            let total = try await target.deadLetters(on: connection).messageCount
-            let channel = try await connection.openChannel()
-            print("\(target.deadLetterQueue): \(total) dead letter(s)")
-            try await target.peek(total, on: channel) { delivery, position in print(describe(delivery, index: position)) }
-            await connection.close()
+            let letters = try await target.withDeadLetters { deadLetters in
+                let total = try await deadLetters.count()
+                print("\(target.deadLetterQueue): \(total) dead letter(s)")
+                return try await deadLetters.peek(limit: total)
+            }
+            for letter in letters { print(describe(letter)) }
         }
     }
 
@@ -61,18 +59,16 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let connection = try await target.broker.connect("dead-letters")
-            let total = try await target.deadLetters(on: connection).messageCount
-            let channel = try await connection.openChannel()
+            let letters = try await target.withDeadLetters { try await $0.peek() }
             let wanted = Set(ids.map { $0.lowercased() })
             var found: Set<String> = []
-            try await target.peek(total, on: channel) { delivery, position in
-                guard let id = delivery.properties.messageID?.lowercased(), wanted.contains(id) else { return }
+            for letter in letters {
+                guard let id = letter.eventID?.lowercased(), wanted.contains(id) else { continue }
                 found.insert(id)
-                print(describe(delivery, index: position))
-                if let pretty = Self.indentedJSON(delivery.body) { print("  body, indented:\n\(pretty)") }
+                print(describe(letter))
+                if let pretty = Self.indentedJSON(letter.message.body) { print("  body, indented:\n\(pretty)") }
             }
-            await connection.close()
+            let total = letters.count
             let missing = wanted.subtracting(found)
             if !missing.isEmpty {
                 throw CLIError("no dead letter with id \(missing.sorted().joined(separator: ", ")) in \(target.deadLetterQueue) (\(total) dead letter(s))")
@@ -104,56 +100,14 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let connection = try await target.broker.connect("dead-letters")
-            // Only what is there now: a replay that fails again must not be picked up by this same run.
-            let present = Int(try await target.deadLetters(on: connection).messageCount)
-            _ = try await existingQueue(target.queue, on: connection, hint: "start the service once so that its bus declares it")
-            let channel = try await connection.openChannel()
-            try await channel.confirmSelect()
-            let budget = min(present, limit ?? present)
             let wanted = Set(ids.map { $0.lowercased() })
-            var replayed = 0
-            var read = 0
-            var skipped: UInt64?
-            defer { if let skipped { try? channel.nack(skipped, multiple: true, requeue: true) } }
-            while replayed < budget, read < present, let delivery = try await channel.get(queue: target.deadLetterQueue) {
-                read += 1
-                if !wanted.isEmpty, !wanted.contains(delivery.properties.messageID?.lowercased() ?? "") {
-                    // Not chosen: held unacknowledged until the end, then given back in its place.
-                    skipped = delivery.deliveryTag
-                    continue
-                }
-                var properties = delivery.properties
-                var headers = properties.headers ?? [:]
-                // The consumer dispatches on the type; a dead letter without one keeps its original routing key.
-                guard let type = properties.type ?? headers["x-original-routing-key"]?.stringValue else {
-                    try? channel.nack(delivery.deliveryTag, requeue: true)
-                    throw CLIError("dead letter \(properties.messageID ?? "-") has no event type; publish it by hand with `eventbus publish`")
-                }
-                properties.type = type
-                // A replay is a fresh start: the retry bookkeeping goes, the event id stays (consumers deduplicate).
-                for key in ["x-dead-letter-reason", "x-delivery-attempts", "x-last-error", "x-dead-lettered-at", "x-eventbus-subscription", "x-death"] {
-                    headers.removeValue(forKey: key)
-                }
-                properties.headers = headers
-                do {
-                    try await channel.publish(delivery.body, exchange: "", routingKey: target.queue, mandatory: true, properties: properties)
-                    try channel.ack(delivery.deliveryTag)
-                    replayed += 1
-                    print("replayed \(type) \(properties.messageID ?? "-") to queue \(target.queue)")
-                } catch {
-                    try? channel.nack(delivery.deliveryTag, requeue: true)
-                    throw error
-                }
+            let replayed = try await target.withDeadLetters { try await $0.replay(eventIDs: wanted, limit: limit) }
+            for letter in replayed {
+                print("replayed \(letter.eventType ?? "-") \(letter.eventID ?? "-") to queue \(target.queue)")
             }
-            print("\(replayed) dead letter(s) replayed")
-            if let held = skipped {
-                skipped = nil
-                try channel.nack(held, multiple: true, requeue: true)
-            }
-            await connection.close()
-            if !wanted.isEmpty, replayed < wanted.count {
-                throw CLIError("\(wanted.count - replayed) of the given ids were not found in \(target.deadLetterQueue)")
+            print("\(replayed.count) dead letter(s) replayed")
+            if !wanted.isEmpty, replayed.count < wanted.count {
+                throw CLIError("\(wanted.count - replayed.count) of the given ids were not found in \(target.deadLetterQueue)")
             }
         }
     }
@@ -166,11 +120,8 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             guard yes else { throw ValidationError("purging deletes the dead letters for good: add --yes") }
-            let connection = try await target.broker.connect("dead-letters")
-            _ = try await target.deadLetters(on: connection)
-            let purged = try await connection.openChannel().queuePurge(target.deadLetterQueue)
+            let purged = try await target.withDeadLetters { try await $0.purge() }
             print("purged \(purged) dead letter(s) from \(target.deadLetterQueue)")
-            await connection.close()
         }
     }
 }

@@ -1,6 +1,7 @@
 import AMQP
 import ArgumentParser
 import EventBus
+import EventBusRabbitMQ
 import Foundation
 
 /// `eventbus`: the operator's command line (DESIGN section 8). Every command takes the broker URL from
@@ -43,13 +44,19 @@ func existingQueue(_ queue: String, on connection: AMQPConnection, hint: String)
 
 /// Prints a delivery as one readable block.
 func describe(_ delivery: AMQPDelivery, index: Int? = nil) -> String {
+    describe(delivery, index: index, explanation: nil)
+}
+
+/// Prints a dead letter as one readable block, with what its reason means.
+func describe(_ letter: DeadLetter) -> String {
+    describe(letter.message, index: letter.position, explanation: letter.reasonText == nil && !letter.rejectedAsItArrived ? nil : letter.explanation)
+}
+
+private func describe(_ delivery: AMQPDelivery, index: Int?, explanation: String?) -> String {
     var lines: [String] = []
     let type = delivery.properties.type ?? delivery.routingKey
     lines.append("\(index.map { "#\($0) " } ?? "")\(type) id=\(delivery.properties.messageID ?? "-") redelivered=\(delivery.redelivered)")
-    if delivery.headers["x-dead-letter-reason"] == nil, delivery.headers["x-death"] != nil {
-        // Moved by the broker as it arrived: the service rejected it without reading or forwarding it.
-        lines.append("  reason: rejected as it arrived (its body was over the service's maxEventSize, or it could not be forwarded); the service's log says which")
-    }
+    if let explanation { lines.append("  reason: \(explanation)") }
     for key in delivery.headers.keys.sorted() {
         guard let value = delivery.headers[key] else { continue }
         let text: String

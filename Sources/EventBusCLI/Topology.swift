@@ -26,7 +26,8 @@ struct Topology: AsyncParsableCommand {
             let connection = try await broker.connect("topology")
             let service = try await existingQueue(queue, on: connection, hint: "--queue names a service's queue (by default the service's name)")
             print("\(queue): \(service.messageCount) ready, \(service.consumerCount) consumer(s)")
-            for name in ["\(queue).dead-letter"] + retryDelays.map({ "\(queue).retry.\($0)" }) {
+            let names = RabbitMQTopology(queue: queue)
+            for name in [names.deadLetterQueue] + retryDelays.map({ names.retryQueue(delay: .milliseconds($0)) }) {
                 // A missing queue closes the channel that asked: use one channel per look-up.
                 let channel = try await connection.openChannel()
                 if let info = try? await channel.queueDeclarePassive(name) {

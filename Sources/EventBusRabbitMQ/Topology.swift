@@ -22,14 +22,14 @@ struct Topology: Sendable {
         deadLetterQueueMessageTTL = configuration.deadLetterQueueMessageTTL
     }
 
-    /// `<queue>.dead-letter`.
-    var deadLetterQueue: String { Self.deadLetterQueueName(for: queue) }
+    /// The names (``RabbitMQTopology``).
+    var names: RabbitMQTopology { RabbitMQTopology(queue: queue) }
 
-    /// The dead-letter queue of a service queue.
-    static func deadLetterQueueName(for queue: String) -> String { "\(queue).dead-letter" }
+    /// `<queue>.dead-letter`.
+    var deadLetterQueue: String { names.deadLetterQueue }
 
     /// `<queue>.retry.<milliseconds>`: holds retries for one delay, then dead-letters them back to the queue.
-    func retryQueue(delay: Duration) -> String { "\(queue).retry.\(max(delay.milliseconds, 1))" }
+    func retryQueue(delay: Duration) -> String { names.retryQueue(delay: delay) }
 
     /// Declares the exchange (publishers need only this).
     func declareExchange(on channel: AMQPChannel) async throws {
@@ -51,17 +51,17 @@ struct Topology: Sendable {
         }
         for delay in retryDelays.sorted() {
             var arguments: AMQPTable = [
-                "x-message-ttl": .int64(max(delay.milliseconds, 1)),
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": .string(queue),
+                RabbitMQTopology.messageTTLArgument: .int64(RabbitMQTopology.milliseconds(delay)),
+                RabbitMQTopology.deadLetterExchangeArgument: "",
+                RabbitMQTopology.deadLetterRoutingKeyArgument: .string(queue),
             ]
             if queueType == .quorum {
                 // A quorum queue dead-letters at most once unless told otherwise: an expired retry would be dropped
                 // if the service queue could not take it. At least once keeps it until the service queue has it
                 // (RabbitMQ requires reject-publish overflow for that strategy; these queues have no length limit).
-                arguments["x-queue-type"] = "quorum"
-                arguments["x-dead-letter-strategy"] = "at-least-once"
-                arguments["x-overflow"] = "reject-publish"
+                arguments[RabbitMQTopology.queueTypeArgument] = "quorum"
+                arguments[RabbitMQTopology.deadLetterStrategyArgument] = "at-least-once"
+                arguments[RabbitMQTopology.overflowArgument] = "reject-publish"
             }
             try await channel.queueDeclare(retryQueue(delay: delay), durable: true, arguments: arguments)
         }
@@ -71,23 +71,23 @@ struct Topology: Sendable {
     /// The service queue's arguments: its type, and its dead-letter route.
     var serviceQueueArguments: AMQPTable {
         var arguments: AMQPTable = [
-            "x-queue-type": .string(queueType.rawValue),
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": .string(deadLetterQueue),
+            RabbitMQTopology.queueTypeArgument: .string(queueType.rawValue),
+            RabbitMQTopology.deadLetterExchangeArgument: "",
+            RabbitMQTopology.deadLetterRoutingKeyArgument: .string(deadLetterQueue),
         ]
         if queueType == .quorum {
             // At least once: a rejected event stays until the dead-letter queue has it (see the retry queues).
-            arguments["x-dead-letter-strategy"] = "at-least-once"
-            arguments["x-overflow"] = "reject-publish"
+            arguments[RabbitMQTopology.deadLetterStrategyArgument] = "at-least-once"
+            arguments[RabbitMQTopology.overflowArgument] = "reject-publish"
         }
         return arguments
     }
 
     /// The dead-letter queue's arguments: its type and the optional length and age limits.
     var deadLetterQueueArguments: AMQPTable {
-        var arguments: AMQPTable = queueType == .quorum ? ["x-queue-type": "quorum"] : [:]
-        if let length = deadLetterQueueMaxLength { arguments["x-max-length"] = .int64(Int64(clamping: length)) }
-        if let ttl = deadLetterQueueMessageTTL { arguments["x-message-ttl"] = .int64(max(ttl.milliseconds, 1)) }
+        var arguments: AMQPTable = queueType == .quorum ? [RabbitMQTopology.queueTypeArgument: "quorum"] : [:]
+        if let length = deadLetterQueueMaxLength { arguments[RabbitMQTopology.maxLengthArgument] = .int64(Int64(clamping: length)) }
+        if let ttl = deadLetterQueueMessageTTL { arguments[RabbitMQTopology.messageTTLArgument] = .int64(RabbitMQTopology.milliseconds(ttl)) }
         return arguments
     }
 }

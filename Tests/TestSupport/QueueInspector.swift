@@ -1,5 +1,6 @@
 import AMQP
-import EventBus  // Duration.milliseconds (package)
+import EventBus
+import EventBusRabbitMQ
 import Testing
 
 /// A plain AMQP connection for inspecting queues and publishing as other clients would.
@@ -42,10 +43,9 @@ public struct Inspector: Sendable {
     /// ``testSubscription(dedup:)`` and of the default policy) and the exchange.
     public func cleanUp(queue: String, exchange: String, retryDelays: [Duration] = []) async {
         let cleanup = try? await connection.openChannel()
-        _ = try? await cleanup?.queueDelete(queue)
-        _ = try? await cleanup?.queueDelete("\(queue).dead-letter")
-        for delay in Set(retryDelays + [.milliseconds(50)] + RetryPolicy.eventGrid.usedDelays) {
-            _ = try? await cleanup?.queueDelete("\(queue).retry.\(max(delay.milliseconds, 1))")
+        let names = RabbitMQTopology(queue: queue)
+        for name in names.queues(retryDelays: retryDelays + [.milliseconds(50)] + RetryPolicy.eventGrid.usedDelays) {
+            _ = try? await cleanup?.queueDelete(name)
         }
         _ = try? await cleanup?.exchangeDelete(exchange)
         await connection.close()

@@ -16,4 +16,24 @@ public enum DeadLetterReason: String, Sendable, Hashable, CaseIterable {
     /// The body is larger than the bus's maximum event size: it was not read, and the broker moved the message as it
     /// arrived to the dead-letter queue.
     case tooLarge = "TooLarge"
+
+    /// What the reason means for an operator, and what to do before replaying such a dead letter.
+    public var explanation: String {
+        switch self {
+        case .maxDeliveryAttemptsExceeded:
+            return "the handler failed on every attempt of its retry policy; fix what the last error names, then replay"
+        case .timeToLiveExpired:
+            return "the handler failed and the event was older than the retry policy's time-to-live; replay it only if it still matters"
+        case .nonRetryable:
+            return "the handler said retrying would not help (NonRetryableError); fix the data or the handler, then replay"
+        case .unprocessable:
+            return "the body was not JSON or not the shape of its event type; a replay fails again unless the consumer's type changed"
+        case .unexpectedEventType:
+            return "no subscription of this service handles the event type; subscribe to it, or unbind the type from the queue"
+        case .filteredOut:
+            return "the subscription's source or subject filter rejected it (the subscription dead-letters filtered events)"
+        case .tooLarge:
+            return "the body was larger than the service's maxEventSize and was not read; raise the limit or make the event smaller"
+        }
+    }
 }
