@@ -22,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Harness, HarnessError  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
+from scenarios_cluster import CLUSTER_SCENARIOS  # noqa: E402 - issue 17's scenario 9
+
+SCENARIOS = SCENARIOS + CLUSTER_SCENARIOS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
