@@ -578,13 +578,15 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     EventHeaders.lastError: .string(String(error.prefix(1_000))),
                 ])
                 copies.append(AMQPOutboundMessage(delivery.body, routingKey: topology.retryQueue(delay: delay), mandatory: true, properties: properties))
-            case .deadLetter(let subscription, let reason, let error):
+            case .deadLetter(let subscription, let reason, let error, let details):
                 var headers: AMQPTable = [
                     EventHeaders.deadLetterReason: .string(reason.rawValue),
                     EventHeaders.deliveryAttempts: .int32(Int32(clamping: event.attempt)),
                     EventHeaders.lastError: .string(String(error.prefix(1_000))),
                     EventHeaders.deadLetteredAt: .string(EventDate.format(Date())),
                 ]
+                // The handler error's own headers (DeadLetterDetails); the pipeline dropped names the bus owns.
+                for (name, value) in details where headers[name] == nil { headers[name] = .string(value) }
                 if let subscription { headers[EventHeaders.subscription] = .string(subscription) }
                 let properties = WireFormat.forwarded(delivery, event: event, headers: headers)
                 copies.append(AMQPOutboundMessage(delivery.body, routingKey: topology.deadLetterQueue, mandatory: true, properties: properties))
@@ -599,7 +601,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     logger.info("event will be retried", metadata: pipeline.metadata(event, subscription).merging([
                         "delay_ms": "\(delay.milliseconds)", "error": "\(error)",
                     ]) { $1 })
-                case .deadLetter(let subscription, let reason, let error):
+                case .deadLetter(let subscription, let reason, let error, _):
                     metrics.deadLettered.increment()
                     logger.warning("event dead-lettered", metadata: pipeline.metadata(event, subscription).merging([
                         "reason": "\(reason.rawValue)", "error": "\(error)", "queue": "\(topology.deadLetterQueue)",

@@ -2,6 +2,7 @@ import AMQP
 import AsyncHTTPClient
 import EventBus
 import EventBusGateway
+import EventBusRabbitMQ
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -108,7 +109,7 @@ func hook(
 
 /// The dead letters of a subscription's queue, read with their headers as text.
 func deadLetters(_ queue: String, _ inspector: Inspector) async throws -> [(headers: [String: String], body: Data)] {
-    try await inspector.drain("\(queue).dead-letter").map { delivery in
+    try await inspector.drain(RabbitMQTopology(queue: queue).deadLetterQueue).map { delivery in
         var headers: [String: String] = [:]
         for (key, value) in delivery.properties.headers ?? [:] {
             switch value {

@@ -1,5 +1,6 @@
 import EventBus
 import EventBusGateway
+import EventBusRabbitMQ
 import EventBusSQLite
 import Foundation
 import TestSupport
@@ -85,7 +86,7 @@ import Testing
             try await eventually("three attempts") { receiver.notifications.count == 3 }
             #expect(receiver.notifications.map { $0.headers["aeg-delivery-count"] } == ["0", "1", "2"])
             try await eventually("acknowledged") { try await inspector.messageCount(gateway.queue("prices")) == 0 }
-            #expect(try await inspector.messageCount("\(gateway.queue("prices")).dead-letter") == 0)
+            #expect(try await inspector.messageCount(RabbitMQTopology(queue: gateway.queue("prices")).deadLetterQueue) == 0)
             #expect(receiver.deliveredIDs == [id, id, id])
         }
     }
@@ -97,13 +98,18 @@ import Testing
         try await withGateway(["prices": hook(receiver, type: type, attempts: 5)]) { gateway, inspector in
             let id = UUID().uuidString.lowercased()
             try await gateway.publish([cloudEvent(id: id, type: type)])
-            let queue = "\(gateway.queue("prices")).dead-letter"
+            let queue = RabbitMQTopology(queue: gateway.queue("prices")).deadLetterQueue
             try await eventually("dead-lettered") { try await inspector.messageCount(queue) == 1 }
             let letters = try await deadLetters(gateway.queue("prices"), inspector)
             let letter = try #require(WebhookDeadLetter(headers: letters[0].headers))
             #expect(letter.deadLetterReason == DeadLetterReason.nonRetryable.rawValue)
             #expect(letter.lastHttpStatusCode == 400 && letter.lastDeliveryOutcome == .badRequest && letter.deliveryAttempts == 1)
             #expect(letter.publishTime != nil && letter.lastDeliveryAttemptTime != nil)
+            // Event Grid's fields travel as headers of their own (DeadLetterDetails), not inside x-last-error.
+            #expect(letters[0].headers[WebhookDeadLetterHeaders.lastHttpStatusCode] == "400")
+            #expect(letters[0].headers[WebhookDeadLetterHeaders.lastDeliveryOutcome] == "BadRequest")
+            #expect(letters[0].headers[WebhookDeadLetterHeaders.lastDeliveryAttemptTime].flatMap(EventDate.parse) != nil)
+            #expect(letter.lastError.contains("the endpoint answered 400") && !letter.lastError.contains("{"))
             #expect(receiver.notifications.count == 1)
         }
     }
@@ -114,7 +120,7 @@ import Testing
         let type = TestEnvironment.unique("PriceChanged")
         try await withGateway(["prices": hook(receiver, type: type, attempts: 3, timeoutSeconds: 1)]) { gateway, inspector in
             try await gateway.publish([cloudEvent(type: type)])
-            try await eventually("dead-lettered") { try await inspector.messageCount("\(gateway.queue("prices")).dead-letter") == 1 }
+            try await eventually("dead-lettered") { try await inspector.messageCount(RabbitMQTopology(queue: gateway.queue("prices")).deadLetterQueue) == 1 }
             let letter = try #require(WebhookDeadLetter(headers: try await deadLetters(gateway.queue("prices"), inspector)[0].headers))
             #expect(letter.deadLetterReason == DeadLetterReason.maxDeliveryAttemptsExceeded.rawValue)
             #expect(letter.deliveryAttempts == 3 && letter.lastDeliveryOutcome == .timedOut && letter.lastHttpStatusCode == nil)
@@ -143,7 +149,7 @@ import Testing
         let type = TestEnvironment.unique("PriceChanged")
         try await withGateway(["prices": hook(receiver, type: type, handshake: false, allowPrivate: false)]) { gateway, inspector in
             try await gateway.publish([cloudEvent(type: type)])
-            try await eventually("dead-lettered") { try await inspector.messageCount("\(gateway.queue("prices")).dead-letter") == 1 }
+            try await eventually("dead-lettered") { try await inspector.messageCount(RabbitMQTopology(queue: gateway.queue("prices")).deadLetterQueue) == 1 }
             let letter = try #require(WebhookDeadLetter(headers: try await deadLetters(gateway.queue("prices"), inspector)[0].headers))
             #expect(letter.lastDeliveryOutcome == .endpointRefused && letter.deadLetterReason == DeadLetterReason.nonRetryable.rawValue)
             #expect(receiver.notifications.isEmpty && receiver.handshakes == 0)

@@ -453,9 +453,11 @@ private final class Engine: Sendable {
             state.withLock { $0.filteredCount += 1 }
         case .retry(let subscription, let attempt, let delay, _):
             scheduleRetry(event, for: subscription, attempt: attempt, after: delay)
-        case .deadLetter(let subscription, let reason, let error):
+        case .deadLetter(let subscription, let reason, let error, let details):
             let now = Date()
             var raw = event.raw
+            // The handler's own headers first: the bus's below win (the pipeline already dropped reserved names).
+            raw.headers.merge(details) { _, new in new }
             raw.headers[EventHeaders.deadLetterReason] = reason.rawValue
             raw.headers[EventHeaders.deliveryAttempts] = "\(event.attempt)"
             raw.headers[EventHeaders.lastError] = error

@@ -58,15 +58,23 @@ public enum EventBusError: Error, Sendable, CustomStringConvertible {
 
 /// Throw this (or wrap another error in it) from a handler to say the event can never succeed: it is
 /// dead-lettered at once with reason ``DeadLetterReason/nonRetryable`` instead of being retried.
-public struct NonRetryableError: Error, Sendable, CustomStringConvertible {
+public struct NonRetryableError: Error, Sendable, CustomStringConvertible, DeadLetterDetails {
     /// Why the event cannot be handled.
     public var reason: String
+    /// Headers for the dead letter (``DeadLetterDetails``): those of the wrapped error, or given.
+    public var deadLetterHeaders: [String: String]
 
-    /// Creates the error with a reason in words.
-    public init(_ reason: String) { self.reason = reason }
+    /// Creates the error with a reason in words and, optionally, headers for the dead letter.
+    public init(_ reason: String, deadLetterHeaders: [String: String] = [:]) {
+        self.reason = reason
+        self.deadLetterHeaders = deadLetterHeaders
+    }
 
-    /// Wraps another error.
-    public init(wrapping error: any Error) { self.reason = "\(error)" }
+    /// Wraps another error; when it is ``DeadLetterDetails`` its headers go to the dead letter too.
+    public init(wrapping error: any Error) {
+        self.reason = "\(error)"
+        self.deadLetterHeaders = (error as? any DeadLetterDetails)?.deadLetterHeaders ?? [:]
+    }
 
     public var description: String { "non-retryable: \(reason)" }
 }

@@ -159,18 +159,19 @@ package struct DeliveryPipeline: Sendable {
         let name = subscription.id.name
         let policy = subscription.options.retryPolicy
         let text = "\(error)"
+        let headers = DeadLetterDetailsHeaders.of(error)
         if error is NonRetryableError {
-            return .deadLetter(subscription: name, reason: .nonRetryable, error: text)
+            return .deadLetter(subscription: name, reason: .nonRetryable, error: text, headers: headers)
         }
         if event.attempt >= policy.maxDeliveryAttempts {
-            return .deadLetter(subscription: name, reason: .maxDeliveryAttemptsExceeded, error: text)
+            return .deadLetter(subscription: name, reason: .maxDeliveryAttemptsExceeded, error: text, headers: headers)
         }
         let born = event.raw.time ?? event.firstDeliveredAt
         // Compared as seconds: a time from the wire may be absurd, and a Duration built from it could trap.
         let age = Date().timeIntervalSince(born)
         let ttl = policy.eventTimeToLive.components
         if !(age < Double(ttl.seconds) + Double(ttl.attoseconds) / 1e18) {
-            return .deadLetter(subscription: name, reason: .timeToLiveExpired, error: text)
+            return .deadLetter(subscription: name, reason: .timeToLiveExpired, error: text, headers: headers)
         }
         return .retry(subscription: name, attempt: event.attempt + 1, delay: policy.delay(afterAttempt: event.attempt), error: text)
     }

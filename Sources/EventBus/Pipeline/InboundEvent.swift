@@ -32,6 +32,7 @@ package enum DeliveryDecision: Sendable, Equatable {
     case filtered(subscription: String)
     /// Failed; deliver again to `subscription` after `delay` as attempt `attempt`.
     case retry(subscription: String, attempt: Int, delay: Duration, error: String)
-    /// Give up: move to the dead-letter queue with the reason.
-    case deadLetter(subscription: String?, reason: DeadLetterReason, error: String)
+    /// Give up: move to the dead-letter queue with the reason, and the handler error's own headers
+    /// (``DeadLetterDetails``, already sanitized).
+    case deadLetter(subscription: String?, reason: DeadLetterReason, error: String, headers: [String: String] = [:])
 }

@@ -151,7 +151,7 @@ public final class WebhookDispatcher: Sendable {
             "retryable": "\(retryable)",
         ])
         if retryable { throw failure }
-        throw NonRetryableError(failure.description)
+        throw NonRetryableError(wrapping: failure)
     }
 
     private func passesAdvancedFilters(_ event: RawEvent) -> Bool {
