@@ -370,6 +370,8 @@ def release_cluster(harness, ctx):
     if getattr(ctx, "stop_applied", None) is not None:
         ctx.stop_applied.set()
     if cluster is not None:
+        if getattr(ctx, "restarter", None) is not None:
+            ctx.restarter.join(timeout=150)   # a node still starting would outlive the stop below
         watcher = getattr(ctx, "rejoin_watcher", None)
         if watcher is not None:
             ctx.stop_watching.set()
@@ -490,7 +492,8 @@ def kill_node(harness, ctx):
 
     def start_again():
         cluster.sh("start-node", "1", timeout=150, check=False)
-    threading.Thread(target=start_again, daemon=True).start()
+    ctx.restarter = threading.Thread(target=start_again, daemon=True)
+    ctx.restarter.start()
     watch_rejoin(ctx, cluster, restarted, "its restart began (%.1f s after the kill)" % (restarted - killed))
 
 
