@@ -105,9 +105,17 @@ once on its retry, and one that always fails (`handler-poison-product`: `BASKET_
 attempts in the dead-letter queue with `MaxDeliveryAttemptsExceeded` while every other product goes on. Those two
 rows inject from the start, so their recovery is measured from the middle of the drive, as the baseline's.
 
-Not covered yet: scenario 9 (quorum queues on the three-node cluster, SIGKILL of a node and a
-network-namespace partition) needs a queue-type setting in the samples and the namespace set-up. Notes under the table give the evidence each fault
-produced (rows pending in the outbox at a kill, duplicates suppressed, ...).
+The two `cluster-` rows run both services with quorum queues (`EVENTBUS_QUEUE_TYPE=quorum`) and every node's address
+in `EVENTBUS_URL` (heartbeat 5 s) on a three-node cluster of their own, started for the row: `cluster-kill-node` on
+scripts/cluster.sh's loopback cluster (ports 5711-5713), SIGKILL of node 1, the services' node and their queues'
+leader, then node 1 started again; `cluster-partition` with each node in its own network namespace on a veth pair to
+a bridge (`cluster_partition_handling = pause_minority`, `net_ticktime = 10`), the link to node 1 down for 30 s: node 1
+pauses itself, the others elect new leaders, the services move to node 2 once heartbeats find the link dead. Their
+recovery is measured from the services' reconnection (kill) or the link's return (partition); a note gives how long
+after the fault began every event committed before it was applied.
+
+Notes under the table give the evidence each fault produced (rows pending in the outbox at a kill, duplicates
+suppressed, ...).
 
 """
 
