@@ -6,7 +6,8 @@ in Basket. Prints one table and writes docs/FAULTS.md; exits 1 when any row lost
 
 Environment: FAULTS=name,name (a subset: a scenario's name, or name/store), FAULTS_RATE (price changes/s, 250), FAULTS_SECONDS (drive
 time per scenario, 20), FAULTS_CONNECTIONS (16), FAULTS_BROKER_PORT (5790), FAULTS_POSTGRES_PORT (5795),
-FAULTS_HTTP_PORT (5796: Catalog, +1: Basket, +2/+3: the fault proxy), BIN_DIR (.build/debug),
+FAULTS_HTTP_PORT (5796: Catalog, +1: Basket, +2/+3: the fault proxy), FAULTS_CLUSTER_PORT (5711: the cluster rows'
+nodes on it and the two ports after it), BIN_DIR (.build/debug),
 FAULTS_OUTPUT (docs/FAULTS.md; empty: do not write). Builds nothing: `make faults` builds first.
 """
 
