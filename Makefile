@@ -14,11 +14,13 @@ setup:
 build: setup
 	$(SWIFT) build
 
-# The ProductPriceChanged story: Basket and Catalog on SQLite against a private broker (scripts/demo.sh).
+# The ProductPriceChanged story: Basket and Catalog on SQLite against a private broker, and the webhook gateway
+# delivering the price change to a Python receiver (scripts/demo.sh).
 demo: setup
 	$(SWIFT) build --product catalog
 	$(SWIFT) build --product basket
-	WITH_POSTGRES=0 scripts/with-services.sh scripts/demo.sh
+	$(SWIFT) build --product eventbus-gateway
+	DEMO_WEBHOOK=1 WITH_POSTGRES=0 scripts/with-services.sh scripts/demo.sh
 
 # The demo flow, then the basket page in headless Chromium (installed when missing); screenshot in .run/e2e/.
 e2e: setup

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The ProductPriceChanged story, end to end: starts Basket and Catalog (SQLite) against the broker at EVENTBUS_URL,
-# puts item 1 in demo-buyer's basket, changes item 1's price in the catalog, waits until the basket shows the new
-# price, prints each step, the final basket and the alert, then stops both services.
+# and the webhook gateway (eventbus-gateway with Samples/Webhooks/demo-gateway.json: one subscription pointing at
+# the Python receiver Samples/Webhooks/webhook_receiver.py), puts item 1 in demo-buyer's basket, changes item 1's
+# price in the catalog, waits until the basket shows the new price and the receiver prints the event, prints each
+# step, the final basket and the alert, then stops everything it started.
 #   scripts/with-services.sh scripts/demo.sh        (what `make demo` runs, after building catalog and basket)
 # Environment: EVENTBUS_URL (default: scripts/broker.sh url), BIN_DIR (default .build/debug), DEMO_RUN_DIR
-# (default .run/demo), CATALOG_PORT (5101), BASKET_PORT (5103), DEMO_THEN (a command run while both services are
+# (default .run/demo), CATALOG_PORT (5101), BASKET_PORT (5103), DEMO_WEBHOOK (1: also the gateway, which needs
+# eventbus-gateway built and python3, listening on 5180 and the receiver on 5190; 0: without it; default: when both are
+# there; `make demo` sets 1), DEMO_THEN (a command run while both services are
 # still up, with BASKET_URL and CATALOG_URL set; e2e.sh uses it).
 # Exits 0 when the basket showed the new price; otherwise non-zero with the reason, and stops what it started.
 set -euo pipefail
@@ -18,6 +22,10 @@ basket_port="${BASKET_PORT:-5103}"
 buyer="demo-buyer"
 exchange="demo_event_bus"
 basket_queue="demo.basket"
+webhook="${DEMO_WEBHOOK:-auto}"
+gateway_port=5180
+receiver_port=5190
+webhook_queue="demo.gateway.price-hook"
 export EVENTBUS_URL="${EVENTBUS_URL:-$("$root/scripts/broker.sh" url)}"
 export CATALOG_URL="http://127.0.0.1:$catalog_port"
 export BASKET_URL="http://127.0.0.1:$basket_port"
@@ -67,9 +75,18 @@ for program in catalog basket; do
   [ -x "$bin/$program" ] || die "$bin/$program is missing: build it first (swift build --product catalog --product basket)"
 done
 command -v curl >/dev/null || die "curl is not installed"
-for port in "$catalog_port" "$basket_port"; do
+ports=("$catalog_port" "$basket_port")
+if [ "$webhook" = auto ]; then
+  if [ -x "$bin/eventbus-gateway" ] && command -v python3 >/dev/null; then webhook=1; else webhook=0; fi
+fi
+if [ "$webhook" = 1 ]; then
+  [ -x "$bin/eventbus-gateway" ] || die "$bin/eventbus-gateway is missing: build it first (swift build --product eventbus-gateway), or set DEMO_WEBHOOK=0"
+  command -v python3 >/dev/null || die "python3 is not installed (the webhook receiver is a Python script); install it or set DEMO_WEBHOOK=0"
+  ports+=("$gateway_port" "$receiver_port")
+fi
+for port in "${ports[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "port $port is in use (another demo still running?); set CATALOG_PORT / BASKET_PORT"
+    die "port $port is in use (another demo still running?); set CATALOG_PORT / BASKET_PORT, or DEMO_WEBHOOK=0 for 5180 / 5190"
   fi
 done
 
@@ -77,6 +94,7 @@ done
 rm -rf "$run"
 mkdir -p "$run"
 "$root/scripts/broker.sh" ctl purge_queue "$basket_queue" >/dev/null 2>&1 || true
+[ "$webhook" = 1 ] && { "$root/scripts/broker.sh" ctl purge_queue "$webhook_queue" >/dev/null 2>&1 || true; }
 
 start_service() {
   local name="$1" port="$2"
@@ -99,6 +117,27 @@ start_service basket "$basket_port"
 
 say "Starting Catalog on $CATALOG_URL (SQLite $run/catalog.sqlite, twelve seeded items)"
 start_service catalog "$catalog_port"
+
+if [ "$webhook" = 1 ]; then
+  say "Starting the webhook receiver on 127.0.0.1:$receiver_port and eventbus-gateway on 127.0.0.1:$gateway_port"
+  note "subscription 'price-hook': ProductPriceChangedIntegrationEvent → http://127.0.0.1:$receiver_port/hook (queue '$webhook_queue')"
+  python3 "$root/Samples/Webhooks/webhook_receiver.py" "$receiver_port" >"$run/receiver.log" 2>&1 &
+  pids+=($!)
+  names+=(receiver)
+  demo_key="demo-key-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+  EVENTBUS_GATEWAY_KEYS="$demo_key" EVENTBUS_GATEWAY_SQLITE_PATH="$run/gateway.sqlite" "$bin/eventbus-gateway" --config "$root/Samples/Webhooks/demo-gateway.json" >"$run/gateway.log" 2>&1 &
+  pids+=($!)
+  names+=(gateway)
+  deadline=$((SECONDS + ${DEMO_START_TIMEOUT:-60}))
+  # Validated (the receiver echoed the handshake) and consumed (so its queue is bound before the price changes).
+  until curl -fsS -H "aeg-sas-key: $demo_key" "http://127.0.0.1:$gateway_port/api/subscriptions/price-hook" 2>/dev/null | grep -q '"Succeeded"' \
+      && "$root/scripts/broker.sh" ctl list_queues name consumers 2>/dev/null | grep -Eq "^$webhook_queue[[:space:]]+[1-9]"; do
+    kill -0 "${pids[-1]}" 2>/dev/null || die "eventbus-gateway exited during start-up (log: $run/gateway.log)"
+    [ $SECONDS -lt $deadline ] || die "the gateway's subscription was not validated and consumed within ${DEMO_START_TIMEOUT:-60} s (logs: $run/gateway.log, $run/receiver.log)"
+    sleep 0.3
+  done
+  note "receiver: $(grep -m1 'validation handshake answered' "$run/receiver.log" || echo 'validated')"
+fi
 
 say "Catalog item 1: GET /api/v1/catalog/items/1"
 item="$(curl -fsS "$CATALOG_URL/api/v1/catalog/items/1")" || die "could not read catalog item 1"
@@ -133,6 +172,16 @@ note "the basket showed the new price $arrival_ms ms after the PUT was sent"
 handled_line="$(grep -m1 'price change applied' "$run/basket.log" || true)"
 [ -z "$handled_line" ] || note "basket log: $handled_line"
 
+if [ "$webhook" = 1 ]; then
+  say "Waiting for the webhook receiver to print the event (delivered by the gateway's subscription 'price-hook')"
+  deadline=$((SECONDS + 30))
+  until received="$(grep -m1 'ProductPriceChangedIntegrationEvent' "$run/receiver.log")"; do
+    [ $SECONDS -lt $deadline ] || die "the webhook receiver did not get the price change within 30 s (logs: $run/gateway.log, $run/receiver.log)"
+    sleep 0.1
+  done
+  note "$received"
+fi
+
 say "The basket of $buyer now: GET /api/v1/basket/$buyer"
 echo "$basket" | pretty | sed 's/^/    /'
 
@@ -152,7 +201,11 @@ if [ -n "${DEMO_THEN:-}" ]; then
   bash -c "$DEMO_THEN" || die "'$DEMO_THEN' failed"
 fi
 
-say "Stopping Catalog and Basket (SIGTERM)"
+say "Stopping ${names[*]} (SIGTERM)"
 stop_services
 note "stopped; logs are in $run"
-printf '\ndemo: OK: the price change travelled from Catalog to Basket in %d ms; the basket shows it\n' "$arrival_ms"
+if [ "$webhook" = 1 ]; then
+  printf '\ndemo: OK: the price change travelled from Catalog to Basket in %d ms; the basket shows it, and the webhook receiver printed it\n' "$arrival_ms"
+else
+  printf '\ndemo: OK: the price change travelled from Catalog to Basket in %d ms; the basket shows it\n' "$arrival_ms"
+fi
