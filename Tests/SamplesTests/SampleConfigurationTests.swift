@@ -64,6 +64,22 @@ struct SampleConfigurationTests {
         }
     }
 
+    @Test func handlerConcurrencyIsOneUnlessSetAndOutOfRangeValuesNameTheVariable() throws {
+        let ordered = try SampleConfiguration(environment: [:], defaultServiceName: "basket", defaultPort: 5103)
+        #expect(try ordered.busConfiguration().handlerConcurrency == 1)
+        let parallel = try SampleConfiguration(environment: ["EVENTBUS_HANDLER_CONCURRENCY": "8"], defaultServiceName: "basket", defaultPort: 5103)
+        #expect(try parallel.busConfiguration().handlerConcurrency == 8)
+        #expect(parallel.description.contains("handler concurrency 8"), "\(parallel)")
+        for bad in ["0", "257", "-1", "eight", "1e3"] {
+            do {
+                _ = try SampleConfiguration(environment: ["EVENTBUS_HANDLER_CONCURRENCY": bad], defaultServiceName: "c", defaultPort: 1)
+                Issue.record("a handler concurrency of '\(bad)' was accepted")
+            } catch {
+                #expect("\(error)".contains("EVENTBUS_HANDLER_CONCURRENCY must be a whole number from 1 to 256, not '\(bad)'"), "\(error)")
+            }
+        }
+    }
+
     @Test func databaseURLsSelectTheStore() throws {
         #expect(try DatabaseLocation("basket.sqlite") == .sqlite(path: "basket.sqlite"))
         #expect(try DatabaseLocation("sqlite:///data/basket.sqlite") == .sqlite(path: "/data/basket.sqlite"))

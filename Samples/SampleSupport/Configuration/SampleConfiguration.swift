@@ -17,6 +17,7 @@ import Logging
 /// | `EVENTBUS_EXCHANGE_DURABLE` | `true` / `false` | `false` for eShop's `eshop_event_bus`, else `true` |
 /// | `EVENTBUS_QUEUE` | the service queue | the service name |
 /// | `EVENTBUS_QUEUE_TYPE` | `classic` or `quorum` (replicated; for a cluster, with every node in `EVENTBUS_URL`) | `classic` |
+/// | `EVENTBUS_HANDLER_CONCURRENCY` | how many events the service handles at once (1 keeps queue order; 1…256) | `1` |
 /// | `LOG_LEVEL` | `trace` … `critical` | `info` |
 public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The service's name on the bus.
@@ -41,6 +42,8 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
     /// quorum for a cluster. A queue that exists keeps its type: changing this for an existing queue fails its
     /// declaration (drain and delete it first).
     public var queueType: RabbitMQEventBusConfiguration.QueueType
+    /// How many events the service handles at once (``RabbitMQEventBusConfiguration/handlerConcurrency``).
+    public var handlerConcurrency: Int
     /// The log level.
     public var logLevel: Logger.Level
     /// How long `publish` waits for a broker confirm before the outbox takes over.
@@ -53,8 +56,8 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, eventBusURL: String = "amqp://guest:guest@127.0.0.1:5672/",
         database: DatabaseLocation, exchange: String = "event_bus", exchangeType: String = "direct", exchangeDurable: Bool? = nil,
-        queueName: String? = nil, queueType: RabbitMQEventBusConfiguration.QueueType = .classic, logLevel: Logger.Level = .info,
-        publishTimeout: Duration = .seconds(5)
+        queueName: String? = nil, queueType: RabbitMQEventBusConfiguration.QueueType = .classic, handlerConcurrency: Int = 1,
+        logLevel: Logger.Level = .info, publishTimeout: Duration = .seconds(5)
     ) {
         self.serviceName = serviceName
         self.host = host
@@ -66,6 +69,7 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
         self.exchangeDurable = exchangeDurable ?? (exchange != Self.eShopExchange)
         self.queueName = queueName
         self.queueType = queueType
+        self.handlerConcurrency = handlerConcurrency
         self.logLevel = logLevel
         self.publishTimeout = publishTimeout
     }
@@ -98,6 +102,13 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
             }
             queueType = type
         }
+        var handlerConcurrency = 1
+        if let text = value("EVENTBUS_HANDLER_CONCURRENCY") {
+            guard let count = Int(text), (1...256).contains(count) else {
+                throw EventBusError.invalidConfiguration("EVENTBUS_HANDLER_CONCURRENCY must be a whole number from 1 to 256, not '\(text)'")
+            }
+            handlerConcurrency = count
+        }
         var logLevel = Logger.Level.info
         if let text = value("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -110,14 +121,14 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
             eventBusURL: value("EVENTBUS_URL") ?? "amqp://guest:guest@127.0.0.1:5672/",
             database: try DatabaseLocation(value("DATABASE_URL") ?? "\(serviceName).sqlite"),
             exchange: exchange, exchangeType: value("EVENTBUS_EXCHANGE_TYPE") ?? "direct", exchangeDurable: durable,
-            queueName: value("EVENTBUS_QUEUE"), queueType: queueType, logLevel: logLevel)
+            queueName: value("EVENTBUS_QUEUE"), queueType: queueType, handlerConcurrency: handlerConcurrency, logLevel: logLevel)
         try validate()
     }
 
     /// The settings with the passwords of both URLs masked (`amqp://user:***@host/`), safe for logs and test output.
     public var description: String {
         "\(serviceName) on \(host):\(port), broker \(PostgresEventStore.maskedURL(eventBusURL)), database \(database), "
-            + "exchange \(exchange) (\(exchangeType)\(exchangeDurable ? ", durable" : "")), queue \(queueName ?? serviceName) (\(queueType.rawValue)), log level \(logLevel)"
+            + "exchange \(exchange) (\(exchangeType)\(exchangeDurable ? ", durable" : "")), queue \(queueName ?? serviceName) (\(queueType.rawValue)), handler concurrency \(handlerConcurrency), log level \(logLevel)"
     }
 
     /// The same as ``description``: a dump never shows a password either.
@@ -130,6 +141,9 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
             throw EventBusError.invalidConfiguration("EVENTBUS_EXCHANGE_TYPE must be direct or topic, not '\(exchangeType)'")
         }
         guard !exchange.isEmpty else { throw EventBusError.invalidConfiguration("EVENTBUS_EXCHANGE is empty") }
+        guard (1...256).contains(handlerConcurrency) else {
+            throw EventBusError.invalidConfiguration("EVENTBUS_HANDLER_CONCURRENCY must be from 1 to 256, not \(handlerConcurrency)")
+        }
     }
 
     /// The event bus configuration these settings describe.
@@ -141,6 +155,7 @@ public struct SampleConfiguration: Sendable, Hashable, CustomStringConvertible, 
         configuration.exchangeDurable = exchangeDurable
         configuration.queueName = queueName
         configuration.queueType = queueType
+        configuration.handlerConcurrency = handlerConcurrency
         configuration.publishTimeout = publishTimeout
         return configuration
     }

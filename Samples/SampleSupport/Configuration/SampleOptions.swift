@@ -14,6 +14,8 @@ public struct SampleOptions: ParsableArguments {
     @Option(help: "Whether the exchange is durable (EVENTBUS_EXCHANGE_DURABLE; eShop's is not).") var exchangeDurable: Bool?
     @Option(help: "Service queue (EVENTBUS_QUEUE; default the service name).") var queue: String?
     @Option(help: "Queue type: classic or quorum (EVENTBUS_QUEUE_TYPE; default classic).") var queueType: String?
+    @Option(help: "Events handled at once, 1-256 (EVENTBUS_HANDLER_CONCURRENCY; default 1, which keeps queue order).")
+    var handlerConcurrency: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical (LOG_LEVEL).") var logLevel: String?
 
     public init() {}
@@ -25,7 +27,8 @@ public struct SampleOptions: ParsableArguments {
             ("EVENTBUS_URL", eventbusURL), ("DATABASE_URL", databaseURL), ("HOST", host), ("PORT", port.map(String.init)),
             ("SERVICE_NAME", serviceName), ("EVENTBUS_EXCHANGE", exchange), ("EVENTBUS_EXCHANGE_TYPE", exchangeType),
             ("EVENTBUS_EXCHANGE_DURABLE", exchangeDurable.map(String.init)), ("EVENTBUS_QUEUE", queue),
-            ("EVENTBUS_QUEUE_TYPE", queueType), ("LOG_LEVEL", logLevel),
+            ("EVENTBUS_QUEUE_TYPE", queueType), ("EVENTBUS_HANDLER_CONCURRENCY", handlerConcurrency.map(String.init)),
+            ("LOG_LEVEL", logLevel),
         ]
         for (name, value) in flags {
             if let value { environment[name] = value }
