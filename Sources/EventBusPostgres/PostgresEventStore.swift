@@ -4,7 +4,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-/// The transactional outbox (``IntegrationEventLog``) and the processed-message store on PostgreSQL, through
+/// The transactional outbox (`IntegrationEventLog`) and the processed-message store on PostgreSQL, through
 /// postgres-nio's `PostgresClient` (DESIGN section 6). The client's `run()` must be running (e.g. in the service's
 /// `ServiceGroup`).
 ///
@@ -100,12 +100,12 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
 
     /// Runs `body` in one transaction on one connection (`BEGIN`/`COMMIT`, `ROLLBACK` on throw). Errors thrown by
     /// `body` are rethrown as they are; failures to lease a connection, begin or commit become
-    /// ``EventBusError/storeFailed(_:)``. The connection must not escape `body`.
+    /// `EventBusError.storeFailed(_:)`. The connection must not escape `body`.
     ///
     /// The whole call (lease, `body`, commit) is bounded by ``transactionTimeout``, and it ends as soon as the
     /// connection closes under it (PostgreSQL restarted, the backend terminated, the network cut): `body` runs in a
     /// task of its own and is abandoned then, the connection is closed so that nothing commits after the failure
-    /// is reported, and the call throws ``EventBusError/storeFailed(_:)``. A transaction that ends that way either
+    /// is reported, and the call throws `EventBusError.storeFailed(_:)`. A transaction that ends that way either
     /// rolled back or, if the connection closed during `COMMIT`, may have committed: make its effect idempotent
     /// (record the message id in the same transaction, as ``markProcessed(consumer:messageID:on:logger:)`` does)
     /// and retry.
@@ -193,12 +193,12 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
         return value
     }
 
-    /// Saves an event in the caller's transaction; returns its entry (pass it to ``OutboxPublisher`` after commit).
+    /// Saves an event in the caller's transaction; returns its entry (pass it to `OutboxPublisher` after commit).
     /// `transaction_id` is `transactionID`, or PostgreSQL's own transaction id when `nil`.
     ///
     /// Cost: one round trip (`INSERT … RETURNING`) on `connection`, which must be inside a transaction
     /// (``withTransaction(_:)``): otherwise the event commits alone.
-    /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when the id
+    /// - Throws: `EventBusError.encodingFailed(eventType:reason:)`, or `EventBusError.storeFailed(_:)` when the id
     ///   is saved already or the insert fails.
     public static func save<Event: IntegrationEvent>(
         _ event: Event, on connection: PostgresConnection, codec: EventCodec = .init(), transactionID: String? = nil,
@@ -211,18 +211,18 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     }
 
     /// Saves several events of one type in the caller's transaction, in one statement; returns their entries in the
-    /// order given (pass them to ``OutboxPublisher`` after commit, which publishes them in that order).
+    /// order given (pass them to `OutboxPublisher` after commit, which publishes them in that order).
     ///
     /// Cost: one round trip (`INSERT … SELECT FROM unnest(…)`) whatever the number of events, so a transaction that
     /// raises many events pays for one statement instead of one per event.
     ///
-    /// `claimForPublisher`: `true` when you hand the entries to ``OutboxPublisher`` right after the commit: the rows
+    /// `claimForPublisher`: `true` when you hand the entries to `OutboxPublisher` right after the commit: the rows
     /// are saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
     /// them alone. If the process dies before the publish is confirmed, the relay sends them once they are stale
-    /// (``OutboxRelay/Configuration/staleAfter``, counted from the save, so commit well within it) instead of at its
+    /// (`OutboxRelay.Configuration.staleAfter`, counted from the save, so commit well within it) instead of at its
     /// next poll. Hand each such entry to the publisher once: it sends claimed entries without asking the store.
     /// Default `false`: `NotPublished`, and either may send them.
-    /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when an id
+    /// - Throws: `EventBusError.encodingFailed(eventType:reason:)`, or `EventBusError.storeFailed(_:)` when an id
     ///   is saved already (then none is saved) or the insert fails.
     public static func save<Event: IntegrationEvent>(
         _ events: [Event], on connection: PostgresConnection, codec: EventCodec = .init(), transactionID: String? = nil,
@@ -308,7 +308,7 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
 
     // MARK: - IntegrationEventLog
 
-    /// Claims due events with `FOR UPDATE SKIP LOCKED` (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``).
+    /// Claims due events with `FOR UPDATE SKIP LOCKED` (see `IntegrationEventLog.claimPending(limit:staleAfter:now:)`).
     /// Cost: one round trip (one statement, its own transaction).
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
         let staleBefore = PostgresSchema.bounded(now.addingTimeInterval(-staleAfter.timeInterval))

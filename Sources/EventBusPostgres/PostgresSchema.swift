@@ -84,7 +84,7 @@ enum PostgresSchema {
     }
 }
 
-/// Turns postgres-nio failures into ``EventBusError/storeFailed(_:)`` that say what failed and what to check.
+/// Turns postgres-nio failures into `EventBusError.storeFailed(_:)` that say what failed and what to check.
 enum PostgresFailure {
     static func error(_ what: String, _ error: any Error) -> any Error {
         if case EventBusError.storeFailed = error { return error }

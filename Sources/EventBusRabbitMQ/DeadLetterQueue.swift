@@ -148,15 +148,15 @@ public struct DeadLetter: Sendable {
     public let eventType: String?
     /// Why the bus dead-lettered it, when the header holds a reason it knows.
     public let reason: DeadLetterReason?
-    /// The reason header as written (``EventHeaders/deadLetterReason``), known to this version or not.
+    /// The reason header as written (`EventHeaders.deadLetterReason`), known to this version or not.
     public let reasonText: String?
-    /// On which delivery attempt the bus gave up (``EventHeaders/deliveryAttempts``).
+    /// On which delivery attempt the bus gave up (`EventHeaders.deliveryAttempts`).
     public let deliveryAttempts: Int?
-    /// The handler's last error, in words (``EventHeaders/lastError``).
+    /// The handler's last error, in words (`EventHeaders.lastError`).
     public let lastError: String?
-    /// When the bus dead-lettered it (ISO 8601, ``EventHeaders/deadLetteredAt``).
+    /// When the bus dead-lettered it (ISO 8601, `EventHeaders.deadLetteredAt`).
     public let deadLetteredAt: String?
-    /// The subscription that gave up on it (``EventHeaders/subscription``).
+    /// The subscription that gave up on it (`EventHeaders.subscription`).
     public let subscription: String?
     /// `true` when the broker moved it as it arrived (only ``RabbitMQTopology/brokerDeathsHeader``): the service
     /// rejected it without reading or forwarding it.

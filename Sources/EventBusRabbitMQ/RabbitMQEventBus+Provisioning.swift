@@ -26,7 +26,7 @@ extension RabbitMQEventBus {
     /// `PRECONDITION_FAILED`, as the bus itself would.
     ///
     /// Cost: one connection, and one declaration per object.
-    /// - Throws: ``AMQPError`` when the broker refuses a declaration or cannot be reached.
+    /// - Throws: `AMQPError` when the broker refuses a declaration or cannot be reached.
     public static func declareTopology(
         _ configuration: RabbitMQEventBusConfiguration, eventTypes: [String], retryPolicy: RetryPolicy = .eventGrid,
         logger: Logger = Logger(label: "eventbus.provisioning", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -31,7 +31,7 @@ extension RabbitMQEventBus {
     /// publish timeout; a resent event can then arrive after later events of the batch (consumers deduplicate the
     /// copy that did arrive before). An event no queue is bound for (or whose bound queues are all unavailable, such as
     /// a classic queue whose cluster node is down) fails alone, at once, with
-    /// ``EventBusError/publishFailed(eventID:reason:)``. One trace span covers the batch; every event carries it.
+    /// `EventBusError.publishFailed(eventID:reason:)`. One trace span covers the batch; every event carries it.
     public func publishAll(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
         guard !events.isEmpty else { return [] }
         do {
@@ -220,5 +220,5 @@ extension RabbitMQEventBus {
     }
 }
 
-/// The publish timeout passed; each event of the batch then fails with its own ``EventBusError/publishTimedOut(eventID:after:)``.
+/// The publish timeout passed; each event of the batch then fails with its own `EventBusError.publishTimedOut(eventID:after:)`.
 private struct PublishDeadlinePassed: Error {}

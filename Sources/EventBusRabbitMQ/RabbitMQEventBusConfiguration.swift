@@ -47,7 +47,7 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// on the global concurrent executor and may use every core; with 1, see ``consumesOnConnectionThread``.
     public var handlerConcurrency: Int
     /// Whether deliveries are decoded, deduplicated and acknowledged on the consuming connection's own thread
-    /// (``AMQP/AMQPConnection/taskExecutor``), together with the handler when ``handlerConcurrency`` is 1: no thread
+    /// (`AMQPConnection.taskExecutor`), together with the handler when ``handlerConcurrency`` is 1: no thread
     /// hand-off per event, so less latency and CPU per event. While a handler runs there without suspending, that
     /// connection reads nothing and sends no heartbeat: a handler that blocks its thread for long (synchronous I/O,
     /// a long computation) should run elsewhere, or set this to `false` (a stretch of more than a second is logged as
@@ -56,7 +56,7 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// Most publishes awaiting a confirm at once. Default 1 000.
     public var publishConfirmWindow: Int
     /// How long `publish` may wait for a connection and a confirm before it throws
-    /// ``EventBusError/publishTimedOut(eventID:after:)``. Default 30 s.
+    /// `EventBusError.publishTimedOut(eventID:after:)`. Default 30 s.
     public var publishTimeout: Duration
     /// How long publishes may wait for the broker's confirms on one channel before the bus closes that channel and
     /// sends them again on a fresh one (consumers deduplicate a copy that did arrive). A guard against confirms that
@@ -65,7 +65,7 @@ public struct RabbitMQEventBusConfiguration: Sendable {
     /// confirms are late for a reason resending cannot fix. Default 10 s; it matters only below ``publishTimeout``.
     public var publishConfirmStallTimeout: Duration
     /// The largest event body, in bytes, this bus publishes or reads. Default 1 MiB. A larger publish fails with
-    /// ``EventBusError/eventTooLarge(eventID:size:limit:)`` before anything is sent; a larger delivery is not read (no
+    /// `EventBusError.eventTooLarge(eventID:size:limit:)` before anything is sent; a larger delivery is not read (no
     /// memory is allocated for it) and the broker moves it, as it arrived, to the dead-letter queue (reason
     /// `TooLarge` in the log and the `eventbus_dead_lettered_total` metric).
     public var maxEventSize: Int

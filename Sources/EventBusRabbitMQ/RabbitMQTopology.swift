@@ -44,9 +44,9 @@ public struct RabbitMQTopology: Sendable, Hashable {
 
     // MARK: - Headers
 
-    /// The headers the bus writes on a dead letter: ``EventHeaders/deadLetterReason`` (a ``DeadLetterReason``),
-    /// ``EventHeaders/deliveryAttempts``, ``EventHeaders/lastError``, ``EventHeaders/deadLetteredAt`` and
-    /// ``EventHeaders/subscription``. A dead letter that has none of them was moved by the broker as it arrived
+    /// The headers the bus writes on a dead letter: `EventHeaders.deadLetterReason` (a `DeadLetterReason`),
+    /// `EventHeaders.deliveryAttempts`, `EventHeaders.lastError`, `EventHeaders.deadLetteredAt` and
+    /// `EventHeaders.subscription`. A dead letter that has none of them was moved by the broker as it arrived
     /// (see ``brokerDeathsHeader``).
     public static let deadLetterHeaders = [
         EventHeaders.deadLetterReason, EventHeaders.deliveryAttempts, EventHeaders.lastError, EventHeaders.deadLetteredAt,
@@ -54,7 +54,7 @@ public struct RabbitMQTopology: Sendable, Hashable {
     ]
 
     /// The headers of the retry and dead-letter bookkeeping, bus-written (``deadLetterHeaders``,
-    /// ``EventHeaders/firstDeliveredAt``) and broker-written (``brokerDeathsHeader``). A replay removes them: the
+    /// `EventHeaders.firstDeliveredAt`) and broker-written (``brokerDeathsHeader``). A replay removes them: the
     /// event starts over, with its id, so consumers still deduplicate it.
     public static let bookkeepingHeaders = deadLetterHeaders + [EventHeaders.firstDeliveredAt, brokerDeathsHeader]
 

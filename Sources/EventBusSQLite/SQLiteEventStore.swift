@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import Logging
 
-/// The transactional outbox (``IntegrationEventLog``) and the processed-message store on one SQLite file, through
+/// The transactional outbox (`IntegrationEventLog`) and the processed-message store on one SQLite file, through
 /// GRDB: the embedded default (DESIGN section 6).
 ///
 /// A service keeps its own tables in the same file and saves its change and its events in one transaction:
@@ -60,7 +60,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     ///   - path: The database file. Its directory must exist and be writable (WAL mode adds `-wal` and `-shm` files).
     ///   - busyTimeout: How long to wait for another process's lock before failing with a clear error.
     ///   - logger: Where the store logs (migrations, unreadable outbox rows, a failed log sync).
-    /// - Throws: ``EventBusError/storeFailed(_:)`` saying which file failed and what to check (not a database,
+    /// - Throws: `EventBusError.storeFailed(_:)` saying which file failed and what to check (not a database,
     ///   corrupt, locked by another process, not writable).
     public init(
         path: String, busyTimeout: Duration = .seconds(5),
@@ -106,10 +106,10 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
 
     // MARK: - The caller's transaction
 
-    /// Runs `updates` in one write transaction (the service's own SQL + ``save(_:in:codec:transactionID:claimForPublisher:)`` /
+    /// Runs `updates` in one write transaction (the service's own SQL + ``save(_:in:codec:transactionID:claimForPublisher:)->IntegrationEventLogEntry`` /
     /// ``markProcessed(consumer:messageID:in:)`` calls): it commits when `updates` returns and rolls back when it
     /// throws. Errors thrown by `updates` are rethrown as they are; failures to begin or commit (a locked or broken
-    /// file) become ``EventBusError/storeFailed(_:)``.
+    /// file) become `EventBusError.storeFailed(_:)`.
     ///
     /// Cost: one write transaction, serialized with every other write to this file; no fsync (see the type's notes).
     public func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -128,7 +128,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
         }
     }
 
-    /// Saves an event in the caller's transaction; returns its entry (pass it to ``OutboxPublisher`` after commit).
+    /// Saves an event in the caller's transaction; returns its entry (pass it to `OutboxPublisher` after commit).
     ///
     /// Cost: one `INSERT` (a cached statement) in the caller's transaction.
     /// - Parameters:
@@ -136,13 +136,13 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     ///   - db: The caller's database connection, inside a transaction (``write(_:)``).
     ///   - codec: How the body is encoded (camelCase by default; PascalCase for .NET consumers).
     ///   - transactionID: A name for the transaction, stored in `transaction_id` (SQLite has none of its own).
-    ///   - claimForPublisher: `true` when you hand the entry to ``OutboxPublisher`` right after the commit: the row is
+    ///   - claimForPublisher: `true` when you hand the entry to `OutboxPublisher` right after the commit: the row is
     ///     saved `InProgress` (times sent 1), so the publisher skips its own marking transaction and the relay leaves
     ///     the row alone. If the process dies before the publish is confirmed, the relay sends the event once it is
-    ///     stale (``OutboxRelay/Configuration/staleAfter``, counted from the save, so commit well within it) instead
+    ///     stale (`OutboxRelay.Configuration.staleAfter`, counted from the save, so commit well within it) instead
     ///     of at its next poll. Hand each such entry to the publisher once: it sends claimed entries without asking
     ///     the store. Default `false`: the row is `NotPublished` and either may send it.
-    /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)``, or ``EventBusError/storeFailed(_:)`` when not in a
+    /// - Throws: `EventBusError.encodingFailed(eventType:reason:)`, or `EventBusError.storeFailed(_:)` when not in a
     ///   transaction, when the event id is saved already, or when the insert fails.
     public static func save<Event: IntegrationEvent>(
         _ event: Event, in db: Database, codec: EventCodec = .init(), transactionID: String? = nil,
@@ -179,7 +179,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     }
 
     /// Saves several events in the caller's transaction; returns their entries in the order given (pass them to
-    /// ``OutboxPublisher`` after commit, which publishes them in that order).
+    /// `OutboxPublisher` after commit, which publishes them in that order).
     ///
     /// Cost: one `INSERT` (a cached statement) per event, all in the caller's transaction.
     /// - Throws: as ``save(_:in:codec:transactionID:claimForPublisher:)``, at the first event that fails (roll back:
@@ -208,7 +208,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
 
     // MARK: - IntegrationEventLog
 
-    /// Claims due events (see ``IntegrationEventLog/claimPending(limit:staleAfter:now:)``) in one `BEGIN IMMEDIATE`
+    /// Claims due events (see `IntegrationEventLog.claimPending(limit:staleAfter:now:)`) in one `BEGIN IMMEDIATE`
     /// transaction, then a shared fsync of the write-ahead log. Cost: one write transaction and a share of one fsync.
     public func claimPending(limit: Int, staleAfter: Duration, now: Date) async throws -> [IntegrationEventLogEntry] {
         let staleBefore = now.addingTimeInterval(-staleAfter.timeInterval).timeIntervalSince1970
@@ -257,7 +257,7 @@ public final class SQLiteEventStore: IntegrationEventLog, ProcessedMessageStore,
     }
 
     /// Makes every transaction committed so far durable (a share of one fsync of the write-ahead log, no write
-    /// transaction): ``OutboxPublisher`` calls it before publishing entries saved with `claimForPublisher`, so those
+    /// transaction): `OutboxPublisher` calls it before publishing entries saved with `claimForPublisher`, so those
     /// too reach the broker only once the transaction that saved them is on disk.
     public func makeCommitsDurable() async throws {
         try await syncLog("making commits durable")

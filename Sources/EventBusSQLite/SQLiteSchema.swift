@@ -229,7 +229,7 @@ enum SQLiteSchema {
     }
 }
 
-/// Turns SQLite failures into ``EventBusError/storeFailed(_:)`` that name the file and say what to check.
+/// Turns SQLite failures into `EventBusError.storeFailed(_:)` that name the file and say what to check.
 enum SQLiteFailure {
     static func error(_ what: String, path: String, busyTimeout: Duration, _ error: any Error) -> any Error {
         if case EventBusError.storeFailed = error { return error }

@@ -58,8 +58,13 @@ public final class AMQPChannel: Sendable {
     /// Declares an exchange (one round trip). Re-declaring with other properties fails with `PRECONDITION_FAILED`.
     ///
     /// - Parameters:
-    ///   - passive: only check that it exists (`NOT_FOUND` otherwise).
+    ///   - name: The exchange's name.
+    ///   - type: How it routes: `direct`, `topic`, `fanout` or `headers`.
+    ///   - durable: Whether it survives a broker restart.
+    ///   - autoDelete: Whether the broker deletes it once its last binding is removed.
     ///   - internal: may not be published to directly, only bound to other exchanges.
+    ///   - passive: only check that it exists (`NOT_FOUND` otherwise).
+    ///   - arguments: Extra declaration arguments (`x-…`).
     public func exchangeDeclare(
         _ name: String, type: AMQPExchangeType = .direct, durable: Bool = true, autoDelete: Bool = false,
         internal: Bool = false, passive: Bool = false, arguments: AMQPTable = [:]

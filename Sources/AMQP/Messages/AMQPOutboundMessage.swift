@@ -1,6 +1,6 @@
 import Foundation
 
-/// A message to publish with ``AMQPChannel/publish(_:)``, which sends several back to back.
+/// A message to publish with ``AMQPChannel/publish(_:deadline:)``, which sends several back to back.
 public struct AMQPOutboundMessage: Sendable {
     /// The message body.
     public var body: Data
