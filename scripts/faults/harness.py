@@ -350,8 +350,12 @@ class Harness:
             # Then nothing counts as dead-lettered: a committed event in that queue shows as lost, not as fine.
             ctx.note("could not read the dead-letter queue: %s" % error)
             return []
+        # A message the broker dead-lettered itself (over the queue's size limit, the bus's TooLarge) has no bus
+        # header; RabbitMQ's own x-first-death-reason says why.
         return [{"message_id": (m["message_id"] or "").lower(),
-                 "reason": amqp_raw.text(m["headers"].get("x-dead-letter-reason")) or "no reason header",
+                 "reason": amqp_raw.text(m["headers"].get("x-dead-letter-reason")) or (
+                     "broker: %s" % amqp_raw.text(m["headers"].get("x-first-death-reason"))
+                     if m["headers"].get("x-first-death-reason") is not None else "no reason header"),
                  "last_error": amqp_raw.text(m["headers"].get("x-last-error")),
                  "attempts": amqp_raw.text(m["headers"].get("x-delivery-attempts"))} for m in messages]
 
