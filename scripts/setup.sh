@@ -10,6 +10,7 @@ packages=(
   rabbitmq-server       # the private broker for tests and the demo
   libsqlite3-dev        # SQLite for the embedded stores (GRDB)
   postgresql            # a private PostgreSQL cluster for the PostgreSQL store's tests
+  iproute2              # ip netns, veth and bridge links for make faults' network-partition scenario
   docker-compose        # validates docker/docker-compose.yml (`docker-compose config`) without an engine
 )
 

@@ -409,8 +409,10 @@ class Harness:
         catalog_url = basket_url = ctx.broker_url
         if hasattr(scenario, "prepare"):
             catalog_url, basket_url = scenario.prepare(self, ctx)
+        # Four handlers at once, as a service that keeps up would run (Basket's handler does not need queue order).
+        basket_env = dict({"EVENTBUS_HANDLER_CONCURRENCY": "4"}, **(getattr(scenario, "basket_env", None) or {}))
         ctx.basket = self.make_service(ctx, "basket", self.http_port + 1, ctx.basket_store, ctx.queue, basket_url,
-                                       getattr(scenario, "basket_env", None))
+                                       basket_env)
         ctx.catalog = self.make_service(ctx, "catalog", self.http_port, ctx.catalog_store, ctx.catalog_queue,
                                         catalog_url)
         ctx.basket.start()   # first: its queue is bound before the catalog publishes
