@@ -136,9 +136,12 @@ let package = Package(
                 "EventBusRabbitMQ",
                 "EventBusSQLite",
                 "EventBusPostgres",
+                "EventBusGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(

@@ -25,6 +25,9 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     case busSoak = "bus-soak"
     /// The transactional outbox (save in a local transaction → publish → confirm) on SQLite or PostgreSQL.
     case outbox
+    /// The HTTP gateway from `POST /api/events` to a webhook receiver on loopback (``WebhookBenchmark``), next to a
+    /// plain HTTP client posting to that receiver alone. Runs only with `--mode webhook`, outside the row matrix.
+    case webhook
 
     /// The clients measured on this mode's rows, in report order.
     var clients: [BenchmarkClient] {
@@ -33,7 +36,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         case .busPublish: [.c, .cWire, .amqp, .bus]
         case .busConsume: [.c, .amqp, .bus]
         case .busE2E: [.c, .cDurable, .amqp, .bus]
-        case .busSoak, .outbox: [.bus]
+        case .busSoak, .outbox, .webhook: [.bus]
         }
     }
 
@@ -50,7 +53,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         switch self {
         case .publish, .publishConfirm, .consume: 0.95
         case .busPublish, .busConsume: 0.8
-        case .busE2E, .busSoak, .outbox: nil
+        case .busE2E, .busSoak, .outbox, .webhook: nil
         }
     }
 
@@ -75,7 +78,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     var defaultRepetitions: Int {
         switch self {
         case .publish, .publishConfirm, .consume: 5
-        case .busPublish, .busConsume, .busE2E, .outbox: 3
+        case .busPublish, .busConsume, .busE2E, .outbox, .webhook: 3
         case .busSoak: 1
         }
     }
@@ -190,6 +193,8 @@ struct BenchmarkRow: Sendable, Hashable {
                 target: target, size: size, count: count, rate: rate ?? 1_000, prefetch: prefetch ?? 100, options: options)
         case .busSoak:
             BusSoakBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
+        case .webhook:
+            NotARowBenchmark(mode: mode)
         case .outbox:
             OutboxRowBenchmark(
                 target: target, store: store ?? "sqlite", shape: outbox ?? OutboxShape(), count: count, options: options)
@@ -295,6 +300,14 @@ enum ProcessCPU {
 /// ``BenchmarkFailure`` when it is wrong.
 protocol RowBenchmark: Sendable {
     func measure(client: BenchmarkClient, queue: String, admin: AdminSession) async throws -> Measurement
+}
+
+/// A mode that runs outside the row matrix (``BenchmarkMode/webhook``): measuring it as a row fails and says so.
+struct NotARowBenchmark: RowBenchmark {
+    let mode: BenchmarkMode
+    func measure(client: BenchmarkClient, queue: String, admin: AdminSession) async throws -> Measurement {
+        throw BenchmarkFailure("\(mode.rawValue) runs only on its own, with --mode \(mode.rawValue)")
+    }
 }
 
 /// The failure of a client that a row does not measure.

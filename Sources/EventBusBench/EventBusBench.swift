@@ -75,6 +75,9 @@ struct EventBusBench: AsyncParsableCommand {
     @Option(help: "Capacity of the bus-soak consumer's in-memory dedup store (bounded, so it cannot account for growth).")
     var storeCapacity: Int = 100_000
 
+    @Option(help: "Events in the latency run (with --mode webhook; default 5000).")
+    var latencyCount: Int?
+
     @Flag(help: "Print one JSON object per row and client on stdout (human output goes to stderr).")
     var json = false
 
@@ -108,7 +111,9 @@ struct EventBusBench: AsyncParsableCommand {
             throw ValidationError("--prefetch applies to --mode consume, bus-consume, bus-e2e or bus-soak only")
         }
         if let prefetch, prefetch < 1, mode.usesConsumingBus { throw ValidationError("a consuming bus needs --prefetch ≥ 1") }
-        if rate != nil, !mode.usesRate { throw ValidationError("--rate applies to --mode bus-e2e only") }
+        if rate != nil, !mode.usesRate, mode != .webhook { throw ValidationError("--rate applies to --mode bus-e2e or webhook only") }
+        if latencyCount != nil, mode != .webhook { throw ValidationError("--latency-count applies to --mode webhook only") }
+        if let latencyCount, latencyCount < 1 { throw ValidationError("--latency-count must be at least 1") }
         if store != nil, mode != .outbox, mode != .busConsume {
             throw ValidationError("--store applies to --mode outbox and bus-consume only")
         }
@@ -156,6 +161,25 @@ struct EventBusBench: AsyncParsableCommand {
         } catch {
             Self.printError("eventbus-bench: cannot reach the broker at \(target.maskedURL): \(error)")
             throw ExitCode.failure
+        }
+        if mode == .webhook {
+            let benchmark = WebhookBenchmark(
+                target: target, admin: admin, count: count ?? 20_000, latencyCount: latencyCount ?? 5_000, rate: rate ?? 1_000,
+                repetitions: repetitions ?? BenchmarkMode.webhook.defaultRepetitions, concurrency: handlerConcurrency, log: log)
+            log("eventbus-bench: broker \(target.maskedURL), webhook mode")
+            let outcome: (lines: [String], json: [String], met: Bool)
+            do {
+                outcome = try await benchmark.run()
+            } catch {
+                await admin.close()
+                Self.printError("eventbus-bench: webhook failed: \(error)")
+                throw ExitCode.failure
+            }
+            await admin.close()
+            human("")
+            for line in outcome.lines { human(line) }
+            if json { for line in outcome.json { print(line) } }
+            return
         }
         var options = BenchmarkOptions()
         options.transientWorkers = workers
