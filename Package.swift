@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "EventBusCLI",
             dependencies: [
-                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "EventBusGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
@@ -238,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "EventBusCLITests",
             dependencies: [
-                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport",
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "EventBusGateway", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

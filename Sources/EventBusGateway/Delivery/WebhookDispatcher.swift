@@ -5,8 +5,8 @@ import Logging
 import Metrics
 
 /// Delivers one webhook subscription: a bus of its own on the durable queue `<queuePrefix><name>`, bound to the
-/// subscription's event types and consumed with the bus's pipeline, so dedup, retries and dead letters
-/// (`<queue>.retry.<ms>`, `<queue>.dead-letter`) are the bus's. Its handler is an HTTP POST: 200...204 acknowledges;
+/// subscription's event types and consumed with the bus's pipeline, so dedup, retries and dead letters (the queues of
+/// its ``topology``) are the bus's. Its handler is an HTTP POST: 200...204 acknowledges;
 /// 400, 401, 403, 404 and 413 dead-letter at once (``EventBus/NonRetryableError``); other statuses, timeouts and
 /// connection errors are retried under the subscription's ``EventBus/RetryPolicy``.
 ///
@@ -72,6 +72,10 @@ public final class WebhookDispatcher: Sendable {
 
     /// The queue this subscription's events wait in.
     public var queue: String { bus.configuration.queue }
+
+    /// The subscription's queues on the broker: ``queue``, its retry queues and its dead-letter queue (read or replay
+    /// it with ``EventBusRabbitMQ/DeadLetterQueue``, or `eventbus dead-letters --queue <queue>`).
+    public var topology: RabbitMQTopology { RabbitMQTopology(queue: queue) }
 
     /// Subscribes to the event types, then runs the bus and the handshake until cancelled.
     public func run() async throws {

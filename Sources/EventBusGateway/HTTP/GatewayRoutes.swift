@@ -75,7 +75,8 @@ struct GatewayRoutes: Sendable {
     func describe(_ name: String, _ dispatcher: WebhookDispatcher, _ origin: GatewayService.Origin) -> JSONValue {
         let definition = (try? JSONValue.parse(JSONEncoder().encode(dispatcher.settings.definition.redacted))) ?? .null
         return .object([
-            "name": .string(name), "queue": .string(dispatcher.queue), "origin": .string(origin.rawValue),
+            "name": .string(name), "queue": .string(dispatcher.queue), "deadLetterQueue": .string(dispatcher.topology.deadLetterQueue),
+            "origin": .string(origin.rawValue),
             "provisioningState": .string(dispatcher.isValidated ? "Succeeded" : "AwaitingManualAction"),
             "properties": definition,
         ])
