@@ -226,7 +226,7 @@ let package = Package(
         .testTarget(
             name: "EventBusGatewayTests",
             dependencies: [
-                "EventBusGateway", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "TestSupport", "AMQP",
+                "EventBusGateway", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport", "AMQP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -21,7 +21,8 @@ final class GatewayHarness: Sendable {
     init(
         exchange: String = TestEnvironment.unique("gateway-exchange"), prefix: String = TestEnvironment.unique("gw") + ".",
         subscriptions: [String: WebhookSubscription] = [:],
-        stores: (subscriptions: any SubscriptionStore, processed: any ProcessedMessageStore) = (InMemorySubscriptionStore(), InMemoryProcessedMessageStore())
+        stores: (subscriptions: any SubscriptionStore, processed: any ProcessedMessageStore) = (InMemorySubscriptionStore(), InMemoryProcessedMessageStore()),
+        configure: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws {
         var configuration = GatewayConfiguration(brokerURL: TestEnvironment.brokerURL, keys: [Self.key])
         configuration.port = 0
@@ -29,6 +30,7 @@ final class GatewayHarness: Sendable {
         configuration.queuePrefix = prefix
         configuration.subscriptions = subscriptions
         configuration.handshakeRetryDelay = .milliseconds(50)
+        configure(&configuration)
         let gateway = GatewayService(configuration: configuration, stores: stores, logger: TestLogging.logger("test.gateway"))
         self.gateway = gateway
         self.exchange = exchange

@@ -113,11 +113,19 @@ import Testing
 
     @Test func deadLetterDetailsAreReadBackFromTheHeaders() {
         let failure = WebhookDeliveryFailure(outcome: .badRequest, status: 400, message: "the endpoint answered 400")
-        let letter = WebhookDeadLetter(headers: [
-            EventHeaders.deadLetterReason: "NonRetryable", EventHeaders.deliveryAttempts: "1",
-            EventHeaders.lastError: NonRetryableError(failure.description).description, EventHeaders.time: "2024-05-01T10:00:00.0000000Z",
-        ])
+        // What the bus writes: its own headers, and the failure's DeadLetterDetails kept through NonRetryableError.
+        let wrapped = NonRetryableError(wrapping: failure)
+        var headers = DeadLetterDetailsHeaders.of(wrapped)
+        headers[EventHeaders.deadLetterReason] = "NonRetryable"
+        headers[EventHeaders.deliveryAttempts] = "1"
+        headers[EventHeaders.lastError] = wrapped.description
+        headers[EventHeaders.time] = "2024-05-01T10:00:00.0000000Z"
+        let letter = WebhookDeadLetter(headers: headers)
         #expect(letter?.lastHttpStatusCode == 400 && letter?.lastDeliveryOutcome == .badRequest && letter?.deliveryAttempts == 1)
-        #expect(letter?.publishTime == "2024-05-01T10:00:00.0000000Z" && letter?.lastDeliveryAttemptTime != nil)
+        #expect(letter?.publishTime == "2024-05-01T10:00:00.0000000Z" && letter?.lastDeliveryAttemptTime == failure.lastDeliveryAttemptTime)
+        #expect(letter?.lastError == "non-retryable: BadRequest: the endpoint answered 400")
+        let timedOut = WebhookDeliveryFailure(outcome: .timedOut, status: nil, message: "no answer within 30 s")
+        #expect(timedOut.deadLetterHeaders[WebhookDeadLetterHeaders.lastHttpStatusCode] == nil)
+        #expect(timedOut.deadLetterHeaders[WebhookDeadLetterHeaders.lastDeliveryOutcome] == "TimedOut")
     }
 }

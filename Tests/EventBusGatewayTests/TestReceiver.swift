@@ -9,6 +9,8 @@ enum Reply: Sendable {
     case status(Int)
     /// Never answers (until the receiver stops).
     case hang
+    /// Answers 200 once `wait` returns.
+    case after(@Sendable () async -> Void)
 }
 
 /// A request the receiver got.
@@ -79,6 +81,9 @@ final class TestReceiver: Sendable {
             case .status(let code): return Response(status: .init(code: code))
             case .hang:
                 try await Task.sleep(for: .seconds(3_600))
+                return Response(status: .ok)
+            case .after(let wait):
+                await wait()
                 return Response(status: .ok)
             }
         }
