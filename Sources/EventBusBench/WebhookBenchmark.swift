@@ -217,7 +217,7 @@ struct WebhookBenchmark: Sendable {
             try? await admin.channel().exchangeDelete(configuration.exchange)
         }
         do {
-            let port = await gateway.listeningPort()
+            let port = try await gateway.listeningPort()
             try await warmUp(client: client, receiver: receiver, url: "http://127.0.0.1:\(port)/api/events")
             try await body(port)
         } catch {

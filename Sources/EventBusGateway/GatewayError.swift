@@ -8,6 +8,8 @@ public enum GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     case storeFailed(String)
     /// No subscription has that name.
     case unknownSubscription(String)
+    /// The gateway's `run()` ended before its HTTP server listened; the text says why.
+    case notListening(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
             "subscription store failed: \(text)"
         case .unknownSubscription(let name):
             "no subscription is named '\(name)'; GET /api/subscriptions lists them"
+        case .notListening(let reason):
+            "the gateway is not listening: \(reason)"
         }
     }
 }

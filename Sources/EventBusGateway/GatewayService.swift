@@ -25,7 +25,15 @@ public final class GatewayService: Service, Sendable {
     let metricsRegistry: PrometheusCollectorRegistry?
     let injectedStores: (subscriptions: any SubscriptionStore, processed: any ProcessedMessageStore)?
     private let state = Mutex(State())
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    private let listening = Mutex(Listening())
+
+    /// Whether the HTTP server listens yet, and who waits for it.
+    private struct Listening {
+        var port: Int?
+        /// Why `run()` ended before the server listened.
+        var ended: String?
+        var waiters: [CheckedContinuation<Int, any Error>] = []
+    }
 
     struct State {
         var publisher: RabbitMQEventBus?
@@ -55,15 +63,29 @@ public final class GatewayService: Service, Sendable {
     }
 
     /// The port the HTTP server listens on, once it does (useful with port 0).
-    public func listeningPort() async -> Int {
-        await withCheckedContinuation { continuation in
-            let port = listening.withLock { state -> Int? in
-                if let port = state.port { return port }
+    /// - Throws: ``GatewayError/notListening(_:)`` when `run()` ended before the server listened (a bad
+    ///   configuration, the store or the broker failing at start-up), with why.
+    public func listeningPort() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = listening.withLock { state -> Result<Int, any Error>? in
+                if let port = state.port { return .success(port) }
+                if let ended = state.ended { return .failure(GatewayError.notListening(ended)) }
                 state.waiters.append(continuation)
                 return nil
             }
-            if let port { continuation.resume(returning: port) }
+            if let outcome { continuation.resume(with: outcome) }
         }
+    }
+
+    /// `run()` ended: whoever still waits for the port learns why.
+    private func endListening(_ reason: String) {
+        let waiters = listening.withLock { state -> [CheckedContinuation<Int, any Error>] in
+            guard state.port == nil else { return [] }
+            state.ended = reason
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(throwing: GatewayError.notListening(reason)) }
     }
 
     /// The running dispatcher of a subscription.
@@ -75,6 +97,16 @@ public final class GatewayService: Service, Sendable {
     public var publisher: RabbitMQEventBus? { state.withLock { $0.publisher } }
 
     public func run() async throws {
+        do {
+            try await runUntilStopped()
+        } catch {
+            endListening("the gateway stopped before listening: \(error)")
+            throw error
+        }
+        endListening("the gateway stopped before listening")
+    }
+
+    private func runUntilStopped() async throws {
         try configuration.validate()
         var base = try RabbitMQEventBusConfiguration(url: configuration.brokerURL, serviceName: configuration.serviceName)
         base.exchange = configuration.exchange

@@ -93,7 +93,8 @@ public struct DeadLetterQueue: Sendable {
                 }
                 var properties = delivery.properties
                 var headers = properties.headers ?? [:]
-                for key in RabbitMQTopology.bookkeepingHeaders { headers.removeValue(forKey: key) }
+                let detailNames = headers[EventHeaders.deadLetterDetailNames]?.stringValue?.split(separator: ",").map(String.init) ?? []
+                for key in RabbitMQTopology.bookkeepingHeaders + detailNames { headers.removeValue(forKey: key) }
                 properties.headers = headers
                 properties.type = type    // the consumer dispatches on it
                 try await channel.publish(delivery.body, exchange: "", routingKey: topology.queue, mandatory: true, properties: properties)

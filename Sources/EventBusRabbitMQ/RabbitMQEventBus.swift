@@ -586,7 +586,12 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                     EventHeaders.deadLetteredAt: .string(EventDate.format(Date())),
                 ]
                 // The handler error's own headers (DeadLetterDetails); the pipeline dropped names the bus owns.
-                for (name, value) in details where headers[name] == nil { headers[name] = .string(value) }
+                var added: [String] = []
+                for (name, value) in details.sorted(by: { $0.key < $1.key }) where headers[name] == nil {
+                    headers[name] = .string(value)
+                    added.append(name)
+                }
+                if !added.isEmpty { headers[EventHeaders.deadLetterDetailNames] = .string(added.joined(separator: ",")) }
                 if let subscription { headers[EventHeaders.subscription] = .string(subscription) }
                 let properties = WireFormat.forwarded(delivery, event: event, headers: headers)
                 copies.append(AMQPOutboundMessage(delivery.body, routingKey: topology.deadLetterQueue, mandatory: true, properties: properties))

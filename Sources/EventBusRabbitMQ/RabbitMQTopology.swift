@@ -54,9 +54,15 @@ public struct RabbitMQTopology: Sendable, Hashable {
     ]
 
     /// The headers of the retry and dead-letter bookkeeping, bus-written (``deadLetterHeaders``,
-    /// `EventHeaders.firstDeliveredAt`) and broker-written (``brokerDeathsHeader``). A replay removes them: the
-    /// event starts over, with its id, so consumers still deduplicate it.
-    public static let bookkeepingHeaders = deadLetterHeaders + [EventHeaders.firstDeliveredAt, brokerDeathsHeader]
+    /// ``EventHeaders/firstDeliveredAt``, ``EventHeaders/deadLetterDetailNames``) and broker-written
+    /// (``brokerDeathsHeader`` and its `x-first-death-*` / `x-last-death-*` companions). A replay removes them, and
+    /// the headers a handler's error added (those ``EventHeaders/deadLetterDetailNames`` lists): the event starts
+    /// over, with its id, so consumers still deduplicate it.
+    public static let bookkeepingHeaders = deadLetterHeaders + [
+        EventHeaders.firstDeliveredAt, EventHeaders.deadLetterDetailNames, brokerDeathsHeader,
+        "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
+    ]
 
     /// `x-death`: RabbitMQ's own record of each time it dead-lettered the message (queue, reason, count). Alone on a
     /// dead letter it means the service rejected the message without reading or forwarding it: a body over

@@ -73,7 +73,7 @@ import Testing
         let inspector = try await Inspector.open()
         let topology = RabbitMQTopology(queue: prefix + "hooks")
         do {
-            let port = await gateway.listeningPort()
+            let port = try await gateway.listeningPort()
             try await inspector.waitForConsumers(topology.queue)
             let id = UUID().uuidString.lowercased()
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/events")!)

@@ -117,6 +117,26 @@ actor InFlightBarrier {
         await gateway.cleanUp(subscriptions: ["slow", "fast"])
     }
 
+    @Test func aGatewayThatCannotStartTellsWhoeverWaitsForItsPortWhy() async throws {
+        var configuration = GatewayConfiguration(brokerURL: TestEnvironment.brokerURL, keys: [GatewayHarness.key])
+        configuration.port = 0
+        configuration.maxEventSize = 8_192
+        configuration.maxRequestSize = 1_024    // smaller than one event: refused by validation
+        let gateway = GatewayService(
+            configuration: configuration, stores: (InMemorySubscriptionStore(), InMemoryProcessedMessageStore()),
+            logger: TestLogging.logger("test.gateway"))
+        let run = Task { try await gateway.run() }
+        await #expect {
+            _ = try await gateway.listeningPort()
+        } throws: { error in
+            guard case GatewayError.notListening(let reason) = error else { return false }
+            return reason.contains("stopped before listening")
+        }
+        await #expect(throws: (any Error).self) { try await run.value }
+        // Asked again after the end: the same answer at once.
+        await #expect(throws: (any Error).self) { _ = try await gateway.listeningPort() }
+    }
+
     @Test func aRequestOverTheMaximumSizeIsAnswered413AndPublishesNothing() async throws {
         let receiver = try await TestReceiver()
         defer { Task { await receiver.stop() } }

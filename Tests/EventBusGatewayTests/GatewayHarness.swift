@@ -36,7 +36,7 @@ final class GatewayHarness: Sendable {
         self.exchange = exchange
         self.prefix = prefix
         self.task = Task { try await gateway.run() }
-        self.port = await gateway.listeningPort()
+        self.port = try await gateway.listeningPort()
     }
 
     /// Waits until every subscription's queue is consumed (bound, so publishes route).

@@ -49,6 +49,7 @@ private struct EndpointRejected: Error, DeadLetterDetails {
             try await eventually("dead-lettered") { try await inspector.messageCount(queue) == 1 }
             let dead = try #require(try await inspector.drain(queue).first)
             #expect(dead.headers["x-test-status"] == "400")
+            #expect(dead.headers[EventHeaders.deadLetterDetailNames]?.stringValue?.split(separator: ",").contains("x-test-status") == true)
             #expect(dead.headers[EventHeaders.deadLetterReason] == .string(DeadLetterReason.nonRetryable.rawValue))
             #expect(dead.headers["cloudEvents_subject"] == "items/1")
         }

@@ -33,7 +33,9 @@ import Testing
             let failed = UUID().uuidString.lowercased(), rejected = UUID().uuidString.lowercased(), typeless = UUID().uuidString.lowercased()
             try await inspector.channel.publish(Data(#"{"ProductId":1}"#.utf8), exchange: "", routingKey: topology.deadLetterQueue, properties: AMQPProperties(
                 headers: [EventHeaders.deadLetterReason: "MaxDeliveryAttemptsExceeded", EventHeaders.deliveryAttempts: .int32(5),
-                          EventHeaders.lastError: "the price feed is down", EventHeaders.firstDeliveredAt: "2026-12-06T00:00:00Z"],
+                          EventHeaders.lastError: "the price feed is down", EventHeaders.firstDeliveredAt: "2026-12-06T00:00:00Z",
+                          "x-eventgrid-last-http-status-code": "503", EventHeaders.deadLetterDetailNames: "x-eventgrid-last-http-status-code",
+                          "x-tenant": "kept"],
                 messageID: failed, type: "PriceChanged"))
             try await inspector.channel.publish(Data("{}".utf8), exchange: "", routingKey: topology.deadLetterQueue, properties: AMQPProperties(
                 headers: ["x-death": .array([.string("rejected")])], messageID: rejected, type: "PriceChanged"))
@@ -59,6 +61,8 @@ import Testing
             #expect(back.map(\.properties.messageID) == [failed])
             #expect(back.first?.properties.type == "PriceChanged")
             for header in RabbitMQTopology.bookkeepingHeaders { #expect(back.first?.headers[header] == nil, "\(header)") }
+            #expect(back.first?.headers["x-eventgrid-last-http-status-code"] == nil, "a handler's dead-letter detail goes with the bookkeeping")
+            #expect(back.first?.headers["x-tenant"] == "kept", "the publisher's own headers stay")
             #expect(back.first?.body == Data(#"{"ProductId":1}"#.utf8))
             #expect(try await deadLetters.peek().map(\.eventID) == [rejected, typeless])
 

@@ -31,6 +31,9 @@ public enum EventHeaders {
     public static let lastError = "x-last-error"
     /// When the message was dead-lettered (ISO 8601).
     public static let deadLetteredAt = "x-dead-lettered-at"
+    /// The names of the headers a handler's error added to the dead letter (``DeadLetterDetails``), comma-separated,
+    /// so that a replay can remove them with the bus's own bookkeeping.
+    public static let deadLetterDetailNames = "x-eventbus-dead-letter-details"
     /// The exchange the message was first published to.
     public static let originalExchange = "x-original-exchange"
     /// The routing key the message was first published with.
