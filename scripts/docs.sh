@@ -10,9 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SWIFT=${SWIFT:-swift}
-# EventBusGateway is left out until the doc comments of its sources stop warning (links to other modules' symbols,
-# undocumented parameters): DOCS_MODULES="EventBusGateway" scripts/docs.sh lists them.
-MODULES=${DOCS_MODULES:-"AMQP EventBus EventBusRabbitMQ EventBusSQLite EventBusPostgres"}
+MODULES=${DOCS_MODULES:-"AMQP EventBus EventBusRabbitMQ EventBusSQLite EventBusPostgres EventBusGateway"}
 OUT=.build/docs
 LOGS=.run/docs
 mkdir -p "$OUT" "$LOGS"

@@ -49,8 +49,10 @@ public final class GatewayService: Service, Sendable {
 
     /// Creates the gateway; nothing opens until `run()`.
     /// - Parameters:
+    ///   - configuration: The HTTP server, broker, stores and subscriptions to run with (``GatewayConfiguration``).
     ///   - stores: Stores to use instead of opening ``GatewayConfiguration/store`` (tests).
     ///   - metricsRegistry: What `GET /metrics` renders (the executable bootstraps swift-metrics with it).
+    ///   - logger: Where the gateway, its HTTP server and its buses log.
     public init(
         configuration: GatewayConfiguration,
         stores: (subscriptions: any SubscriptionStore, processed: any ProcessedMessageStore)? = nil,

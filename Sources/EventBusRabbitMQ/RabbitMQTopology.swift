@@ -54,9 +54,9 @@ public struct RabbitMQTopology: Sendable, Hashable {
     ]
 
     /// The headers of the retry and dead-letter bookkeeping, bus-written (``deadLetterHeaders``,
-    /// ``EventHeaders/firstDeliveredAt``, ``EventHeaders/deadLetterDetailNames``) and broker-written
+    /// `EventHeaders.firstDeliveredAt`, `EventHeaders.deadLetterDetailNames`) and broker-written
     /// (``brokerDeathsHeader`` and its `x-first-death-*` / `x-last-death-*` companions). A replay removes them, and
-    /// the headers a handler's error added (those ``EventHeaders/deadLetterDetailNames`` lists): the event starts
+    /// the headers a handler's error added (those `EventHeaders.deadLetterDetailNames` lists): the event starts
     /// over, with its id, so consumers still deduplicate it.
     public static let bookkeepingHeaders = deadLetterHeaders + [
         EventHeaders.firstDeliveredAt, EventHeaders.deadLetterDetailNames, brokerDeathsHeader,

@@ -30,7 +30,7 @@ public enum DeliveryOutcome: String, Sendable, Hashable, Codable {
 }
 
 /// The headers a webhook subscription's dead letter carries besides the bus's own (Event Grid's dead-letter
-/// fields), written through ``EventBus/DeadLetterDetails``.
+/// fields), written through `DeadLetterDetails` (EventBus).
 public enum WebhookDeadLetterHeaders {
     /// ``DeliveryOutcome`` of the last attempt (`BadRequest`, `TimedOut`, …).
     public static let lastDeliveryOutcome = "x-eventgrid-last-delivery-outcome"
@@ -41,7 +41,7 @@ public enum WebhookDeadLetterHeaders {
 }
 
 /// A failed delivery attempt. When it ends the event's deliveries the bus writes its ``message`` to the dead letter's
-/// `x-last-error` and its fields to the ``WebhookDeadLetterHeaders`` (``EventBus/DeadLetterDetails``), which
+/// `x-last-error` and its fields to the ``WebhookDeadLetterHeaders`` (`DeadLetterDetails`), which
 /// ``WebhookDeadLetter`` reads back.
 public struct WebhookDeliveryFailure: Error, Sendable, CustomStringConvertible, Codable, Hashable, DeadLetterDetails {
     /// What went wrong, as Event Grid names it.
@@ -76,7 +76,7 @@ public struct WebhookDeliveryFailure: Error, Sendable, CustomStringConvertible, 
 
 /// A webhook subscription's dead letter, read from the headers the bus wrote (Event Grid's dead-letter fields).
 public struct WebhookDeadLetter: Sendable, Hashable {
-    /// `MaxDeliveryAttemptsExceeded`, `NonRetryable`, `TimeToLiveExpired`, … (``EventBus/DeadLetterReason``).
+    /// `MaxDeliveryAttemptsExceeded`, `NonRetryable`, `TimeToLiveExpired`, … (`DeadLetterReason`).
     public var deadLetterReason: String
     /// The attempt on which the bus gave up (1 for the first delivery).
     public var deliveryAttempts: Int
@@ -91,7 +91,7 @@ public struct WebhookDeadLetter: Sendable, Hashable {
     /// The last failure in words.
     public var lastError: String
 
-    /// Reads the headers of a message on the subscription's ``EventBusRabbitMQ/RabbitMQTopology/deadLetterQueue``;
+    /// Reads the headers of a message on the subscription's `RabbitMQTopology.deadLetterQueue`;
     /// `nil` when it carries no dead-letter reason (the broker moved it as it arrived).
     public init?(headers: [String: String]) {
         guard let reason = headers[EventHeaders.deadLetterReason] else { return nil }

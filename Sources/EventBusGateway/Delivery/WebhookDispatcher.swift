@@ -7,8 +7,8 @@ import Metrics
 /// Delivers one webhook subscription: a bus of its own on the durable queue `<queuePrefix><name>`, bound to the
 /// subscription's event types and consumed with the bus's pipeline, so dedup, retries and dead letters (the queues of
 /// its ``topology``) are the bus's. Its handler is an HTTP POST: 200...204 acknowledges;
-/// 400, 401, 403, 404 and 413 dead-letter at once (``EventBus/NonRetryableError``); other statuses, timeouts and
-/// connection errors are retried under the subscription's ``EventBus/RetryPolicy``.
+/// 400, 401, 403, 404 and 413 dead-letter at once (`NonRetryableError`); other statuses, timeouts and
+/// connection errors are retried under the subscription's `RetryPolicy`.
 ///
 /// Its own connections and its own HTTP client: a slow or failing endpoint never holds another subscription back.
 /// `run()` owns the bus and the validation handshake; cancelling it stops both.
@@ -34,9 +34,15 @@ public final class WebhookDispatcher: Sendable {
 
     /// Creates the dispatcher and its bus (nothing connects until ``run()``).
     /// - Parameters:
+    ///   - settings: The validated subscription to deliver.
     ///   - base: The broker, exchange and timing every subscription's bus shares; the service name, queue, queue type
     ///     and concurrency are set here from `settings`.
+    ///   - queuePrefix: Prepended to the subscription's name to make its queue (``queueName(prefix:subscription:)``).
     ///   - store: The processed-message store (dedup across redeliveries and restarts).
+    ///   - gatewayName: The `topic` of the validation handshake's event.
+    ///   - handshakeRetryDelay: The pause after a failed validation handshake; it doubles on each failure, up to
+    ///     60 seconds.
+    ///   - logger: Where the dispatcher and its bus log, with the subscription's name in the metadata.
     public init(
         settings: WebhookSettings, base: RabbitMQEventBusConfiguration, queuePrefix: String,
         store: any ProcessedMessageStore, gatewayName: String = "eventbus-gateway",
@@ -74,7 +80,7 @@ public final class WebhookDispatcher: Sendable {
     public var queue: String { bus.configuration.queue }
 
     /// The subscription's queues on the broker: ``queue``, its retry queues and its dead-letter queue (read or replay
-    /// it with ``EventBusRabbitMQ/DeadLetterQueue``, or `eventbus dead-letters --queue <queue>`).
+    /// it with `DeadLetterQueue` (EventBusRabbitMQ), or `eventbus dead-letters --queue <queue>`).
     public var topology: RabbitMQTopology { RabbitMQTopology(queue: queue) }
 
     /// Subscribes to the event types, then runs the bus and the handshake until cancelled.

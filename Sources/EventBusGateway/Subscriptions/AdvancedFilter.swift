@@ -34,7 +34,7 @@ public struct AdvancedFilter: Sendable, Hashable, Codable {
     /// as Event Grid's do).
     public var values: [JSONValue]?
 
-    /// Creates a filter; ``validate()`` says whether its operands fit its operator.
+    /// Creates a filter; ``validationProblem()`` says whether its operands fit its operator.
     public init(_ operatorType: Operator, key: String, value: JSONValue? = nil, values: [JSONValue]? = nil) {
         self.operatorType = operatorType
         self.key = key

@@ -3,7 +3,7 @@ import Foundation
 
 /// A webhook subscription as operators write it (config file, `PUT /api/subscriptions/{name}`): where to deliver
 /// which events, in which schema, and how hard to try. Every field but ``endpointUrl`` and ``eventTypes`` has Event
-/// Grid's default. ``validated()`` checks it and turns it into the settings the delivery engine runs with.
+/// Grid's default. ``validated(name:)`` checks it and turns it into the settings the delivery engine runs with.
 ///
 /// ```json
 /// {"endpointUrl": "https://hooks.example.com/prices", "eventTypes": ["ProductPriceChangedIntegrationEvent"],
@@ -19,7 +19,7 @@ public struct WebhookSubscription: Sendable, Hashable, Codable {
         case eventGrid = "EventGridSchema"
     }
 
-    /// Retry settings; see ``EventBus/RetryPolicy``.
+    /// Retry settings; see `RetryPolicy`.
     public struct Retry: Sendable, Hashable, Codable {
         /// 1...30; default 30.
         public var maxDeliveryAttempts: Int?
@@ -35,7 +35,7 @@ public struct WebhookSubscription: Sendable, Hashable, Codable {
         }
     }
 
-    /// Batch settings (off when absent); see ``EventBus/BatchPolicy``.
+    /// Batch settings (off when absent); see `BatchPolicy`.
     public struct Batch: Sendable, Hashable, Codable {
         /// 1...5000.
         public var maxEventsPerBatch: Int?
