@@ -85,11 +85,10 @@ public struct PostgresCatalogRepository: CatalogRepository {
                 "UPDATE catalog_items SET name = \(item.name), description = \(item.description), price = \(item.price) WHERE id = \(item.id)",
                 logger: logger)
             let changes = events(previous, item)
-            // Same transaction as the UPDATE: the outbox row exists if and only if the new price does.
-            var entries: [IntegrationEventLogEntry] = []
-            for change in changes {
-                entries.append(try await PostgresEventStore.save(change, on: connection, logger: logger))
-            }
+            // Same transaction as the UPDATE: the outbox row exists if and only if the new price does. One statement
+            // for all of them, saved claimed: the controller hands them to its OutboxPublisher right after the commit,
+            // which then needs no marking transaction of its own (the relay sends them if this process dies first).
+            let entries = try await PostgresEventStore.save(changes, on: connection, claimForPublisher: true, logger: logger)
             return CatalogItemChange(previous: previous, item: item, events: changes, outboxEntries: entries)
         }
     }

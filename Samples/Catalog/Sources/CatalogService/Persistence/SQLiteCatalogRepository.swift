@@ -70,7 +70,9 @@ public struct SQLiteCatalogRepository: CatalogRepository {
                 arguments: [item.name, item.description, "\(item.price)", item.id])
             let changes = events(previous, item)
             // Same transaction as the UPDATE: the outbox row exists if and only if the new price does.
-            let entries = try changes.map { try SQLiteEventStore.save($0, in: db) }
+            // Saved claimed: the controller hands them to its OutboxPublisher right after the commit (see the PostgreSQL
+            // repository).
+            let entries = try SQLiteEventStore.save(changes, in: db, claimForPublisher: true)
             return CatalogItemChange(previous: previous, item: item, events: changes, outboxEntries: entries)
         }
     }
