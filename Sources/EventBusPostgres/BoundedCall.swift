@@ -89,17 +89,19 @@ final class BoundedCall<T: Sendable>: Sendable {
     }
 
     private func finish(_ result: Result<T, any Error>) {
-        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?, PostgresConnection?)? in
+        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?, Task<Void, Never>?, PostgresConnection?)? in
             guard state.result == nil else { return nil }
             state.result = result
             defer { state.continuation = nil }
-            return (state.continuation, state.timer, state.connection)
+            return (state.continuation, state.timer, state.work, state.connection)
         }
-        guard let (continuation, timer, connection) = taken else { return }
+        guard let (continuation, timer, work, connection) = taken else { return }
         timer?.cancel()
-        if case .failure(let error) = result, error is Ending, let connection, !connection.isClosed {
-            // Abandoned mid-call: nothing may commit after the caller was told it failed.
-            connection.close().whenComplete { _ in }
+        if case .failure(let error) = result, error is Ending {
+            // Abandoned mid-call: the body is cancelled (what of it honours cancellation ends now), and the
+            // connection closed, so nothing commits after the caller was told it failed.
+            work?.cancel()
+            if let connection, !connection.isClosed { connection.close().whenComplete { _ in } }
         }
         continuation?.resume(with: result)
     }

@@ -1,6 +1,7 @@
 import EventBus
 import EventBusPostgres
 import PostgresNIO
+import Synchronization
 import TestSupport
 import Testing
 
@@ -34,19 +35,26 @@ import Testing
 
     @Test func aTransactionPastItsDeadlineIsAbandonedAndRolledBackSoItsLocksAreFree() async throws {
         try await withPostgresStores { stores in
-            let store = PostgresEventStore(client: stores[0].client, transactionTimeout: .seconds(1), logger: Self.logger)
+            let store = PostgresEventStore(client: stores[0].client, transactionTimeout: .seconds(5), logger: Self.logger)
+            // A connection opened first, so that the deadline bounds the transaction, not connecting on a busy machine.
+            _ = try await store.withTransaction { try await Self.single(Int.self, "SELECT 1", on: $0) }
             let key = Int64.random(in: 1...Int64.max)
             let table = "abandoned_\(UInt32.random(in: 0...UInt32.max))"
+            let locked = Flag()
             await #expect {
                 try await store.withTransaction { connection in
                     try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: Self.logger)
                     try await connection.query("CREATE TABLE \(unescaped: table) (id INTEGER)", logger: Self.logger)
-                    try await connection.query("SELECT pg_sleep(3600)", logger: Self.logger)
+                    locked.set()
+                    // Stuck on the client side with the transaction open (idle in transaction on the server): only
+                    // the deadline ends the call.
+                    try await Task.sleep(for: .seconds(3_600))
                 }
             } throws: { error in
                 guard case EventBusError.storeFailed(let message) = error else { return false }
-                return message.contains("did not end within 1.0 seconds") && message.contains("rolled it back")
+                return message.contains("did not end within 5.0 seconds") && message.contains("rolled it back")
             }
+            #expect(locked.isSet, "the transaction held its lock and its table when it was abandoned")
             // Its connection was closed: PostgreSQL rolled it back and released its lock.
             try await eventually("the abandoned transaction's lock is released", timeout: .seconds(30)) {
                 try await stores[0].withTransaction { try await Self.single(Bool.self, "SELECT pg_try_advisory_xact_lock(\(key))", on: $0) }
@@ -63,4 +71,11 @@ import Testing
         for try await row in try await connection.query(query, logger: logger).decode(T.self) { value = row }
         return try #require(value)
     }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
