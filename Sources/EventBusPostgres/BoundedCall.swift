@@ -74,8 +74,8 @@ final class BoundedCall<T: Sendable>: Sendable {
         }
     }
 
-    /// Ends the call with ``Ending/connectionClosed`` as soon as `connection` closes, and closes `connection` if the
-    /// call ends without its own result. Call it from `body` right after leasing the connection.
+    /// Records the leased connection: a call that ends without its own result closes it. Call it from `body` right
+    /// after leasing, and have ``connectionClosed()`` called when the connection closes (``ConnectionCloseWatch``).
     /// - Throws: ``Ending/timedOut(leased:)`` when the call has already ended (its deadline passed during the lease):
     ///   `body` should stop there, and the lease goes back to the pool unused.
     func watch(_ connection: PostgresConnection) throws {
@@ -85,7 +85,11 @@ final class BoundedCall<T: Sendable>: Sendable {
             return false
         }
         if finished { throw Ending.timedOut(leased: false) }
-        connection.closeFuture.whenComplete { _ in self.finish(.failure(Ending.connectionClosed)) }
+    }
+
+    /// The leased connection closed: the call ends with ``Ending/connectionClosed`` unless it ended already.
+    func connectionClosed() {
+        finish(.failure(Ending.connectionClosed))
     }
 
     private func finish(_ result: Result<T, any Error>) {
@@ -104,5 +108,36 @@ final class BoundedCall<T: Sendable>: Sendable {
             if let connection, !connection.isClosed { connection.close().whenComplete { _ in } }
         }
         continuation?.resume(with: result)
+    }
+}
+
+/// One close callback per connection, shared by the calls that lease it in turn. A callback on `closeFuture` cannot
+/// be removed, so registering one per call would keep every call of a long-lived pooled connection alive until the
+/// connection closes; here each connection gets one, which tells the call that holds the connection at that moment.
+final class ConnectionCloseWatch: Sendable {
+    private let current = Mutex<[PostgresConnection.ID: Entry]>([:])
+
+    private struct Entry {
+        var onClose: (@Sendable () -> Void)?
+    }
+
+    /// Until ``release(_:)``, `onClose` runs if `connection` closes.
+    func hold(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) {
+        let id = connection.id
+        let isNew = current.withLock { entries -> Bool in
+            let isNew = entries[id] == nil
+            entries[id] = Entry(onClose: onClose)
+            return isNew
+        }
+        guard isNew else { return }
+        connection.closeFuture.whenComplete { _ in
+            let action = self.current.withLock { $0.removeValue(forKey: id)?.onClose }
+            action?()
+        }
+    }
+
+    /// The call holding `connection` ended: its close no longer concerns it.
+    func release(_ connection: PostgresConnection) {
+        current.withLock { $0[connection.id]?.onClose = nil }
     }
 }

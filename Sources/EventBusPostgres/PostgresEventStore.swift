@@ -43,6 +43,8 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
     private let logger: Logger
     /// Connections already told to watch for their client going away (see ``withTransaction(_:)``).
     private let watchedConnections = Mutex<Set<PostgresConnection.ID>>([])
+    /// Who to tell when a leased connection closes.
+    private let closeWatch = ConnectionCloseWatch()
 
     /// Creates a store over `client`. Nothing is sent until a call; run ``migrate()`` once at start-up.
     /// - Parameters:
@@ -120,6 +122,8 @@ public final class PostgresEventStore: IntegrationEventLog, ProcessedMessageStor
             return try await call.run {
                 try await client.withConnection { connection -> T in
                     try call.watch(connection)
+                    self.closeWatch.hold(connection) { call.connectionClosed() }
+                    defer { self.closeWatch.release(connection) }
                     await self.askServerToNoticeAClosedClient(connection, logger: logger)
                     return try await Self.inTransaction(connection, logger: logger) { connection in
                         do {
