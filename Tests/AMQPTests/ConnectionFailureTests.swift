@@ -122,7 +122,7 @@ import Testing
             }
         }
         for await _ in firstConfirm.stream {}
-        try await TestBroker.closeConnection(named: name, reason: "test closes you")
+        try await BrokerControl.closeConnection(named: name, reason: "test closes you")
         let (confirmed, error) = await publisher.value
         #expect(confirmed > 0)
         #expect(error as? AMQPError == .connectionClosedByBroker(replyCode: .connectionForced, replyText: "CONNECTION_FORCED - test closes you"))

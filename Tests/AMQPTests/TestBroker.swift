@@ -70,22 +70,6 @@ enum TestBroker {
         }
         return seen
     }
-
-    /// Closes the broker-side connection named `connectionName` (`rabbitmqctl close_connection`).
-    static func closeConnection(named connectionName: String, reason: String = "closed by test") async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            // RabbitMQ 3.10 lists the client-provided name only inside client_properties (an Erlang term).
-            let listing = try await ctl("list_connections", "--no-table-headers", "--silent", "pid", "client_properties")
-            for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(connectionName)\"}") {
-                guard let pid = line.split(separator: "\t").first else { continue }
-                try await ctl("close_connection", String(pid), reason)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw BrokerControlError(arguments: ["close_connection", connectionName], output: "connection not listed")
-    }
 }
 
 /// Runs `body` with a fresh connection, channel and a uniquely named queue, and deletes the queue afterwards.

@@ -16,14 +16,17 @@ public enum BrokerControl {
         return result.output
     }
 
-    /// Closes, from the broker side, the connection whose client-provided name is `name`.
-    public static func closeConnection(named name: String, port: Int = TestEnvironment.brokerPort) async throws {
+    /// Closes, from the broker side, the connection whose client-provided name is `name` (the client sees
+    /// `CONNECTION_FORCED - <reason>`).
+    public static func closeConnection(
+        named name: String, reason: String = "test kills this connection", port: Int = TestEnvironment.brokerPort
+    ) async throws {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             let listing = try await run(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
             for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(name)\"}") {
                 if let pid = line.split(separator: "\t").first {
-                    try await run(["ctl", "close_connection", String(pid), "test kills this connection"], port: port)
+                    try await run(["ctl", "close_connection", String(pid), reason], port: port)
                     return
                 }
             }

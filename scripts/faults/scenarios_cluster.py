@@ -26,6 +26,7 @@ import time
 from harness import HarnessError, log
 
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
+NO_BUSY_WAIT = "+sbwt none +sbwtdcpu none +sbwtdio none"
 COOKIE = "EVENTBUSFAULTSCLUSTERCOOKIE"
 BASE_PORT = int(os.environ.get("FAULTS_CLUSTER_PORT", "5711"))   # nodes on BASE_PORT .. BASE_PORT + 2
 CUT_SECONDS = 30.0
@@ -136,7 +137,9 @@ class NetnsCluster:
                     RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(base, "enabled_plugins"),
                     RABBITMQ_PID_FILE=os.path.join(base, "rabbitmq.pid"),
                     RABBITMQ_LOGS=os.path.join(base, "log", "node.log"),
-                    ERL_CRASH_DUMP=os.path.join(base, "log", "erl_crash.dump"))
+                    ERL_CRASH_DUMP=os.path.join(base, "log", "erl_crash.dump"),
+                    # As scripts/broker.sh: no scheduler busy-waiting, on the nodes and in rabbitmqctl.
+                    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=NO_BUSY_WAIT, RABBITMQ_CTL_ERL_ARGS=NO_BUSY_WAIT)
 
     # -- network --
 
