@@ -5,6 +5,13 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 SWIFT ?= swift
 BENCH_ARGS ?=
+# The library is the root package; Gateway/, Samples/ and Benchmarks/ are packages of their own on it (by path).
+# Every package builds into the root's .build, so the dependencies they share compile once and every executable
+# lands in .build/debug (or .build/release).
+SCRATCH := $(CURDIR)/.build
+IN_GATEWAY := cd Gateway && $(SWIFT) build --scratch-path $(SCRATCH)
+IN_SAMPLES := cd Samples && $(SWIFT) build --scratch-path $(SCRATCH)
+IN_BENCHMARKS := cd Benchmarks && $(SWIFT) build --scratch-path $(SCRATCH)
 
 .PHONY: setup build docs demo gateway-demo e2e amqp-demo test faults fuzz bench broker-start broker-stop cluster-start cluster-stop clean
 
@@ -13,6 +20,9 @@ setup:
 
 build: setup
 	$(SWIFT) build
+	$(IN_GATEWAY)
+	$(IN_SAMPLES)
+	$(IN_BENCHMARKS)
 
 # DocC for each library module (swift-docc-plugin, one module at a time) into .build/docs/<Module>.doccarchive, with
 # --warnings-as-errors; fails on a broken link or snippet, or a top-level public symbol no landing page curates
@@ -23,35 +33,39 @@ docs: setup
 # The ProductPriceChanged story: Basket and Catalog on SQLite against a private broker, and the webhook gateway
 # delivering the price change to a Python receiver (scripts/demo.sh).
 demo: setup
-	$(SWIFT) build --product catalog
-	$(SWIFT) build --product basket
-	$(SWIFT) build --product eventbus-gateway
+	$(IN_SAMPLES) --product catalog
+	$(IN_SAMPLES) --product basket
+	$(IN_GATEWAY) --product eventbus-gateway
 	DEMO_WEBHOOK=1 WITH_POSTGRES=0 scripts/with-services.sh scripts/demo.sh
 
 # The demo flow, then the basket page in headless Chromium (installed when missing); screenshot in .run/e2e/.
 e2e: setup
-	$(SWIFT) build --product catalog
-	$(SWIFT) build --product basket
+	$(IN_SAMPLES) --product catalog
+	$(IN_SAMPLES) --product basket
 	WITH_POSTGRES=0 scripts/with-services.sh scripts/e2e.sh
 
 # The webhook gateway: eventbus-gateway and a Python receiver (Samples/Webhooks); a price change published with curl
 # shows in the receiver's output (scripts/gateway-demo.sh).
 gateway-demo: setup
-	$(SWIFT) build --product eventbus-gateway
+	$(IN_GATEWAY) --product eventbus-gateway
 	WITH_POSTGRES=0 scripts/with-services.sh scripts/gateway-demo.sh
 
 # The AMQP layer alone: publish and consume a few messages.
 amqp-demo: setup
-	$(SWIFT) build --product amqp-demo
+	$(IN_BENCHMARKS) --product amqp-demo
 	WITH_POSTGRES=0 scripts/with-services.sh .build/debug/amqp-demo
 
-# One build, one `swift test` run; tests talk to the real broker and fail (never skip) without it.
+# Builds every package into one scratch directory (the library with its tests, then Gateway and Samples with theirs,
+# then Benchmarks), then runs the three packages' tests side by side against one set of servers (scripts/test.sh).
+# Tests talk to the real broker and PostgreSQL and fail (never skip) without them.
 test: setup
 	$(MAKE) --no-print-directory docker-env && docker-compose -f docker/docker-compose.yml config -q && echo "docker/docker-compose.yml: valid"
 	$(SWIFT) build --build-tests
+	$(IN_GATEWAY) --build-tests
+	$(IN_SAMPLES) --build-tests
+	$(IN_BENCHMARKS)
 	@mkdir -p .run
-	scripts/with-services.sh $(SWIFT) test --skip-build 2>&1 | tee .run/test.log; status=$$?; \
-		scripts/test-summary.sh .run/test.log; exit $$status
+	scripts/with-services.sh scripts/test.sh
 
 # docker/.env for docker/docker-compose.yml, which has no default passwords: random hex passwords for RabbitMQ and
 # PostgreSQL, readable by the owner only. Written once; delete it to get new ones. `make test` runs it first, so the
@@ -72,8 +86,8 @@ docker/.env:
 # killed, poison arrives...; checks every committed event is applied exactly once (scripts/faults/run.py,
 # docs/FAULTS.md). Its own broker (5790) and PostgreSQL (5795); FAULTS=name,name runs a subset.
 faults: setup
-	$(SWIFT) build --product catalog
-	$(SWIFT) build --product basket
+	$(IN_SAMPLES) --product catalog
+	$(IN_SAMPLES) --product basket
 	scripts/faults/run.py
 
 # libFuzzer on the decoders of outside input (Fuzz/: its own package, built into .build-fuzz with the fuzzer and
@@ -94,7 +108,7 @@ fuzz: setup
 	done
 
 bench: setup
-	$(SWIFT) build -c release --product eventbus-bench
+	$(IN_BENCHMARKS) -c release --product eventbus-bench
 	scripts/with-services.sh .build/release/eventbus-bench $(BENCH_ARGS)
 
 broker-start: setup

@@ -1,6 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The library: the AMQP layer, the bus, its RabbitMQ transport and the two stores, the `eventbus` operator CLI and
+// their tests. What a user's package resolves is this manifest's dependencies only. The HTTP gateway (Gateway/),
+// the samples (Samples/), the benchmark (Benchmarks/) and the fuzzers (Fuzz/) are packages of their own that depend
+// on this one by path, so their dependencies (Hummingbird, swift-prometheus, async-http-client...) stay theirs.
+
 let package = Package(
     name: "EventBus",
     platforms: [.macOS(.v15)],
@@ -10,13 +15,7 @@ let package = Package(
         .library(name: "EventBusRabbitMQ", targets: ["EventBusRabbitMQ"]),
         .library(name: "EventBusSQLite", targets: ["EventBusSQLite"]),
         .library(name: "EventBusPostgres", targets: ["EventBusPostgres"]),
-        .executable(name: "eventbus-bench", targets: ["EventBusBench"]),
         .executable(name: "eventbus", targets: ["EventBusCLI"]),
-        .executable(name: "catalog", targets: ["Catalog"]),
-        .executable(name: "basket", targets: ["Basket"]),
-        .executable(name: "amqp-demo", targets: ["AMQPDemo"]),
-        .library(name: "EventBusGateway", targets: ["EventBusGateway"]),
-        .executable(name: "eventbus-gateway", targets: ["EventBusGatewayServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -26,10 +25,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
@@ -87,95 +82,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Samples: the ProductPriceChanged flow (DESIGN section 9). Each service is a library (tested in process)
-        // and a thin executable.
-        .target(
-            name: "SampleSupport",
-            dependencies: [
-                "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Samples/SampleSupport"
-        ),
-        .target(name: "CatalogService", dependencies: ["SampleSupport"], path: "Samples/Catalog/Sources/CatalogService"),
-        .executableTarget(
-            name: "Catalog",
-            dependencies: ["CatalogService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/Catalog/Sources/Catalog"
-        ),
-        .target(name: "BasketService", dependencies: ["SampleSupport"], path: "Samples/Basket/Sources/BasketService"),
-        .executableTarget(
-            name: "Basket",
-            dependencies: ["BasketService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/Basket/Sources/Basket"
-        ),
         // Tools: the operator CLI.
         .executableTarget(
             name: "EventBusCLI",
             dependencies: [
-                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "EventBusGateway",
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-            ]
-        ),
-        // The raw librabbitmq-c baseline the benchmark measures the Swift layers against.
-        .target(name: "CRawBaseline", dependencies: ["CRabbitMQ"]),
-        .executableTarget(
-            name: "EventBusBench",
-            dependencies: [
-                "AMQP",
-                "CRawBaseline",
-                "EventBus",
-                "EventBusRabbitMQ",
-                "EventBusSQLite",
-                "EventBusPostgres",
-                "EventBusGateway",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
-        ),
-        .executableTarget(
-            name: "AMQPDemo",
-            dependencies: [
-                "AMQP",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // Gateway: Event Grid-style HTTP publishing and webhook subscriptions over the bus (issue 18). Never touches AMQP.
-        .target(
-            name: "EventBusGateway",
-            dependencies: [
-                "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .executableTarget(
-            name: "EventBusGatewayServer",
-            dependencies: [
-                "EventBusGateway",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Helpers shared by the test targets (running scripts, controlling the private broker).
@@ -207,14 +120,6 @@ let package = Package(
             dependencies: ["EventBusPostgres", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
-            name: "SamplesTests",
-            dependencies: [
-                "CatalogService", "BasketService", "SampleSupport", "EventBus", "EventBusRabbitMQ", "TestSupport",
-                "AMQP", "EventBusPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
-        ),
-        .testTarget(
             name: "EventBusRabbitMQTests",
             dependencies: [
                 "EventBusRabbitMQ", "EventBus", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log"),
@@ -223,22 +128,11 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(
-            name: "EventBusGatewayTests",
-            dependencies: [
-                "EventBusGateway", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport", "AMQP",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
         // Runs the built `eventbus` executable (`swift build --build-tests` builds it) against the broker.
         .testTarget(
             name: "EventBusCLITests",
             dependencies: [
-                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "EventBusGateway", "TestSupport",
+                "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -72,7 +72,7 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 for program in catalog basket; do
-  [ -x "$bin/$program" ] || die "$bin/$program is missing: build it first (swift build --product catalog --product basket)"
+  [ -x "$bin/$program" ] || die "$bin/$program is missing: build it first (make demo builds it; by hand: cd Samples && swift build --scratch-path ../.build --product $program)"
 done
 command -v curl >/dev/null || die "curl is not installed"
 ports=("$catalog_port" "$basket_port")
@@ -80,7 +80,7 @@ if [ "$webhook" = auto ]; then
   if [ -x "$bin/eventbus-gateway" ] && command -v python3 >/dev/null; then webhook=1; else webhook=0; fi
 fi
 if [ "$webhook" = 1 ]; then
-  [ -x "$bin/eventbus-gateway" ] || die "$bin/eventbus-gateway is missing: build it first (swift build --product eventbus-gateway), or set DEMO_WEBHOOK=0"
+  [ -x "$bin/eventbus-gateway" ] || die "$bin/eventbus-gateway is missing: build it first (make demo builds it; by hand: cd Gateway && swift build --scratch-path ../.build --product eventbus-gateway), or set DEMO_WEBHOOK=0"
   command -v python3 >/dev/null || die "python3 is not installed (the webhook receiver is a Python script); install it or set DEMO_WEBHOOK=0"
   ports+=("$gateway_port" "$receiver_port")
 fi

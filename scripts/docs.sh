@@ -8,6 +8,7 @@
 #   DOCS_MODULES="EventBus AMQP" scripts/docs.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
+root="$(pwd)"
 
 SWIFT=${SWIFT:-swift}
 MODULES=${DOCS_MODULES:-"AMQP EventBus EventBusRabbitMQ EventBusSQLite EventBusPostgres EventBusGateway"}
@@ -22,8 +23,11 @@ for module in $MODULES; do
     archive="$OUT/$module.doccarchive"
     rm -rf "$archive"
     echo "docs: $module"
-    $SWIFT package --disable-sandbox generate-documentation --target "$module" --output-path "$archive" \
-        --warnings-as-errors > "$log" 2>&1
+    # EventBusGateway lives in the Gateway package (Gateway/), built into the same scratch directory.
+    package_dir=.
+    [ "$module" = EventBusGateway ] && package_dir=Gateway
+    (cd "$package_dir" && $SWIFT package --scratch-path "$root/.build" --disable-sandbox generate-documentation \
+        --target "$module" --output-path "$root/$archive" --warnings-as-errors) > "$log" 2>&1
     status=$?
     # docc's diagnostics (SwiftPM's notes about other packages' unhandled files are not ours).
     diagnostics=$(awk '

@@ -39,7 +39,7 @@ public enum BrokerControl {
     /// queues of `retryDelays` (milliseconds) and of the default policy) and the exchange, over AMQP, in the
     /// background: leftovers on the test broker are harmless, and a fresh `make test` starts from an empty broker.
     public static func deleteTopology(of service: String, exchange: String, retryDelays: [Int] = [50]) {
-        let defaults = RetryPolicy.eventGrid.usedDelays.map { Int(max($0.milliseconds, 1)) }
+        let defaults = RetryPolicy.eventGrid.usedDelays.map { max(Int($0 / .milliseconds(1)), 1) }
         let queues = [service, "\(service).dead-letter"] + Set(retryDelays + defaults).map { "\(service).retry.\($0)" }
         Task.detached {
             guard let connection = try? await AMQPConnection.connect(url: TestEnvironment.brokerURL, connectionName: "cleanup"),

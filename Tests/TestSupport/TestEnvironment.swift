@@ -17,9 +17,15 @@ public enum TestEnvironment {
     /// The port of the broker under test (from `EVENTBUS_URL`): broker controls default to it.
     public static var brokerPort: Int { URL(string: brokerURL)?.port ?? 5682 }
 
-    /// The package's root directory (this file is Tests/TestSupport/TestEnvironment.swift).
+    /// The repository's root directory: the nearest directory above this file with scripts/broker.sh (this file is
+    /// Tests/TestSupport/TestEnvironment.swift, which the Gateway and Samples packages reach through a link).
     public static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("scripts/broker.sh").path) { return directory }
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
     /// scripts/broker.sh (`EVENTBUS_BROKER_SCRIPT`).

@@ -7,7 +7,7 @@ import EventBusSQLite
 import Foundation
 import PostgresNIO
 
-/// `eventbus subscriptions`: the webhook gateway's subscriptions (issue 18), read from its store and config file,
+/// `eventbus-gateway subscriptions`: the webhook gateway's subscriptions (issue 18), read from its store and config file,
 /// with their queues on the broker. Secrets are never printed.
 struct Subscriptions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,12 +39,12 @@ struct Subscriptions: AsyncParsableCommand {
             var file: GatewayConfiguration.File?
             if let config {
                 guard let data = FileManager.default.contents(atPath: config) else {
-                    throw CLIError("cannot read the config file \(config)")
+                    throw CommandError("cannot read the config file \(config)")
                 }
                 do {
                     file = try JSONDecoder().decode(GatewayConfiguration.File.self, from: data)
                 } catch {
-                    throw CLIError("\(config) is not a valid gateway configuration: \(error)")
+                    throw CommandError("\(config) is not a valid gateway configuration: \(error)")
                 }
             }
             var entries = (file?.subscriptions ?? [:]).map { Entry(name: $0.key, definition: $0.value, origin: "config file") }
@@ -54,7 +54,7 @@ struct Subscriptions: AsyncParsableCommand {
             } else if let path = sqlite ?? file?.store?.sqlitePath {
                 entries += try await readSQLite(path)
             } else if config == nil {
-                throw CLIError("give --sqlite PATH, --postgres URL (or set EVENTBUS_GATEWAY_POSTGRES_URL) or --config FILE")
+                throw CommandError("give --sqlite PATH, --postgres URL (or set EVENTBUS_GATEWAY_POSTGRES_URL) or --config FILE")
             }
             return (entries.sorted { $0.name < $1.name }, queuePrefix ?? file?.queuePrefix ?? "gateway.")
         }
@@ -62,14 +62,14 @@ struct Subscriptions: AsyncParsableCommand {
         private func readSQLite(_ path: String) async throws -> [Entry] {
             // Opening creates a missing file: an operator's typo must not leave an empty database behind.
             guard FileManager.default.fileExists(atPath: path) else {
-                throw CLIError("no SQLite database at \(path); --sqlite names the gateway's file (its config's store.sqlitePath)")
+                throw CommandError("no SQLite database at \(path); --sqlite names the gateway's file (its config's store.sqlitePath)")
             }
             do {
                 let store = SQLiteSubscriptionStore(store: try SQLiteEventStore(path: path))
                 try await store.migrate()    // a gateway that never stored a subscription has no table yet
                 return try await store.all().map { Entry(name: $0.key, definition: $0.value, origin: "api") }
             } catch {
-                throw CLIError("SQLite file \(path): \(error)")
+                throw CommandError("SQLite file \(path): \(error)")
             }
         }
 
@@ -87,7 +87,7 @@ struct Subscriptions: AsyncParsableCommand {
                     return try await store.all().map { Entry(name: $0.key, definition: $0.value, origin: "api") }
                 }
             } catch {
-                throw CLIError("PostgreSQL \(PostgresEventStore.maskedURL(url)): \(error)")
+                throw CommandError("PostgreSQL \(PostgresEventStore.maskedURL(url)): \(error)")
             }
         }
     }
@@ -146,7 +146,7 @@ struct Subscriptions: AsyncParsableCommand {
             let (entries, prefix) = try await source.load()
             guard let entry = entries.first(where: { $0.name == name }) else {
                 let known = entries.map(\.name).joined(separator: ", ")
-                throw CLIError("no subscription '\(name)'; known: \(known.isEmpty ? "none" : known) (eventbus subscriptions list)")
+                throw CommandError("no subscription '\(name)'; known: \(known.isEmpty ? "none" : known) (eventbus-gateway subscriptions list)")
             }
             let topology = entry.topology(prefix: prefix)
             let encoder = JSONEncoder()
@@ -183,9 +183,11 @@ struct QueueCounts {
         }
         for topology in topologies {
             for queue in [topology.queue, topology.deadLetterQueue] {
-                // A queue the gateway has not declared yet is left out (shown as "not declared").
-                if let info = try? await existingQueue(queue, on: connection, hint: "") {
+                // A queue the gateway has not declared yet is left out (shown as "not declared"); asking for it
+                // closes the channel that asks, hence one channel per queue.
+                if let channel = try? await connection.openChannel(), let info = try? await channel.queueDeclarePassive(queue) {
                     result.counts[queue] = Int(info.messageCount)
+                    await channel.close()
                 }
             }
         }

@@ -166,12 +166,9 @@ struct SecretsDoNotLeakTests {
         return text
     }
 
-    /// Where `swift build --build-tests` put the executables: beside the test bundle.
+    /// Where the build put the executables (beside the test bundle): `catalog`, `basket` and the library's `eventbus`.
     static func productsDirectory() throws -> String {
-        guard let directory = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path,
-            FileManager.default.isExecutableFile(atPath: directory + "/catalog")
-        else { throw PostgresTestError("no catalog executable beside the tests: build with `swift build --build-tests`") }
-        return directory
+        URL(fileURLWithPath: try BuiltExecutable.path("catalog")).deletingLastPathComponent().path
     }
 }
 

@@ -5,12 +5,21 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 
-/// `eventbus-gateway`: the HTTP gateway (issue 18) as a process.
+/// `eventbus-gateway`: the HTTP gateway (issue 18) as a process: `serve` (the default) runs it, `subscriptions`
+/// lists what it delivers to.
 @main
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventbus-gateway",
         abstract: "Publish events over HTTP and deliver them to webhooks, on the event bus.",
+        subcommands: [Serve.self, Subscriptions.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// `eventbus-gateway [serve]`: runs the gateway until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway (the default command).",
         discussion: "Environment: EVENTBUS_URL, EVENTBUS_GATEWAY_KEYS, EVENTBUS_GATEWAY_HOST, EVENTBUS_GATEWAY_PORT, EVENTBUS_GATEWAY_SQLITE_PATH, EVENTBUS_GATEWAY_POSTGRES_URL (over the file's values).")
 
     @Option(name: .shortAndLong, help: "The JSON configuration file.")

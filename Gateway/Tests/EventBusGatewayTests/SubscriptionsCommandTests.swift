@@ -9,8 +9,8 @@ import FoundationNetworking
 import TestSupport
 import Testing
 
-/// `eventbus subscriptions list|show` on the gateway's SQLite store and config file, and `eventbus dead-letters` on a
-/// subscription's queue, against the real broker.
+/// `eventbus-gateway subscriptions list|show` on the gateway's SQLite store and config file, and `eventbus dead-letters`
+/// on a subscription's queue, against the real broker.
 @Suite(.timeLimit(.minutes(2))) struct SubscriptionsCommandTests {
     static let secret = "cli-secret-0123456789abcdef"
 
@@ -38,18 +38,18 @@ import Testing
     @Test func listAndShowReadTheStoreAndTheConfigFileWithoutSecrets() async throws {
         let prefix = TestEnvironment.unique("cli-gw") + "."
         try await withStore(prefix: prefix) { sqlite, config in
-            let list = try await EventBusCLI.run(["subscriptions", "list", "--config", config, "--sqlite", sqlite])
+            let list = try await GatewayCLI.run(["subscriptions", "list", "--config", config, "--sqlite", sqlite])
             #expect(!list.failed, "\(list.output)")
             #expect(list.output.contains("filed (config file) → https://hooks.example.com/orders types=OrderPaid single events, queue \(prefix)filed (queue not declared yet)"))
             #expect(list.output.contains("stored (api) → http://127.0.0.1:9/hook types=PriceChanged batches of ≤ 10, ~64 KB, queue \(prefix)stored"))
             #expect(!list.output.contains(Self.secret))
-            let show = try await EventBusCLI.run(["subscriptions", "show", "stored", "--config", config, "--sqlite", sqlite])
+            let show = try await GatewayCLI.run(["subscriptions", "show", "stored", "--config", config, "--sqlite", sqlite])
             #expect(!show.failed, "\(show.output)")
             #expect(show.output.contains("\"secret\" : \"<redacted>\"") && !show.output.contains(Self.secret))
             #expect(show.output.contains("dead letters: \(prefix)stored.dead-letter (eventbus dead-letters list --queue \(prefix)stored)"))
-            let unknown = try await EventBusCLI.run(["subscriptions", "show", "nope", "--sqlite", sqlite])
+            let unknown = try await GatewayCLI.run(["subscriptions", "show", "nope", "--sqlite", sqlite])
             #expect(unknown.failed && unknown.output.contains("no subscription 'nope'; known: stored"))
-            let missing = try await EventBusCLI.run(["subscriptions", "list", "--sqlite", sqlite + ".typo"])
+            let missing = try await GatewayCLI.run(["subscriptions", "list", "--sqlite", sqlite + ".typo"])
             #expect(missing.failed && missing.output.contains("no SQLite database at"))
             #expect(!FileManager.default.fileExists(atPath: sqlite + ".typo"))
         }
@@ -84,7 +84,7 @@ import Testing
             let (_, response) = try await URLSession.shared.data(for: request)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             try await eventually("dead-lettered") { try await inspector.messageCount(topology.deadLetterQueue) == 1 }
-            let letters = try await EventBusCLI.run(["dead-letters", "list", "--queue", topology.queue])
+            let letters = try await GatewayCLI.eventbus(["dead-letters", "list", "--queue", topology.queue])
             #expect(!letters.failed, "\(letters.output)")
             #expect(letters.output.contains("\(topology.deadLetterQueue): 1 dead letter(s)"))
             #expect(letters.output.contains("id=\(id)"))
@@ -100,5 +100,18 @@ import Testing
         task.cancel()
         _ = try? await task.value
         await inspector.cleanUp(queue: topology.queue, exchange: exchange)
+    }
+}
+
+/// The built `eventbus-gateway` and `eventbus` executables, run as an operator would.
+enum GatewayCLI {
+    /// `eventbus-gateway` with `arguments`, against the test broker (`--url`).
+    static func run(_ arguments: [String]) async throws -> ProgramResult {
+        try await runProgram(try BuiltExecutable.path("eventbus-gateway"), arguments + ["--url", TestEnvironment.brokerURL])
+    }
+
+    /// `eventbus` (the library's operator CLI) with `arguments`, against the test broker.
+    static func eventbus(_ arguments: [String]) async throws -> ProgramResult {
+        try await runProgram(try BuiltExecutable.path("eventbus", override: "EVENTBUS_CLI"), arguments + ["--url", TestEnvironment.brokerURL])
     }
 }
