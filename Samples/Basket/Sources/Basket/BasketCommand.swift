@@ -23,8 +23,11 @@ struct BasketCommand: AsyncParsableCommand {
         let configuration = try SampleConfiguration(environment: environment, defaultServiceName: "basket", defaultPort: 5103)
         let settings = try BasketSettings(environment: environment)
         SampleLogging.bootstrap(level: configuration.logLevel)
+        let telemetry = try OpenTelemetryExport.bootstrap(
+            serviceName: configuration.serviceName, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
         let application = try await buildBasketApplication(
             configuration: configuration, retryPolicy: settings.retryPolicy, failures: settings.failures)
-        try await application.runService()
+        try await OpenTelemetryExport.run(
+            application, with: telemetry, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
     }
 }

@@ -30,6 +30,8 @@ public func buildBasketApplication(
         ProductPriceChangedIntegrationEvent.self, options: SubscriptionOptions(retryPolicy: retryPolicy), handler: handler.handle)
 
     let router = Router()
+    // A server span per request (when a tracer is bootstrapped): what the handler publishes continues its trace.
+    router.add(middleware: TracingMiddleware())
     router.addOperationalRoutes(health: HealthCheck(bus: bus, database: database))
     BasketController(repository: repository).addRoutes(to: router.group("api/v1/basket"))
     BasketPage(repository: repository).addRoutes(to: router)

@@ -17,7 +17,10 @@ struct CatalogCommand: AsyncParsableCommand {
         let configuration = try SampleConfiguration(
             environment: options.environment(), defaultServiceName: "catalog", defaultPort: 5101)
         SampleLogging.bootstrap(level: configuration.logLevel)
+        let telemetry = try OpenTelemetryExport.bootstrap(
+            serviceName: configuration.serviceName, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
         let application = try await buildCatalogApplication(configuration: configuration)
-        try await application.runService()
+        try await OpenTelemetryExport.run(
+            application, with: telemetry, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
     }
 }

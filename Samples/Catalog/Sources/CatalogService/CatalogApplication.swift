@@ -26,6 +26,8 @@ public func buildCatalogApplication(
     let relay = OutboxRelay(log: database.eventLog, bus: bus, configuration: outboxRelay, logger: logger)
 
     let router = Router()
+    // A server span per request (when a tracer is bootstrapped): what the handler publishes continues its trace.
+    router.add(middleware: TracingMiddleware())
     router.addOperationalRoutes(health: HealthCheck(bus: bus, database: database))
     CatalogController(repository: makeCatalogRepository(database, logger: logger), publisher: publisher)
         .addRoutes(to: router.group("api/v1/catalog"))
