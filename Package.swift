@@ -17,6 +17,13 @@ let package = Package(
         .library(name: "EventBusPostgres", targets: ["EventBusPostgres"]),
         .executable(name: "eventbus", targets: ["EventBusCLI"]),
     ],
+    // A user of one store can leave the other out, with its dependencies (postgres-nio and the swift-nio stack,
+    // or GRDB): `.package(url: ..., from: ..., traits: ["SQLite"])`. Both are on by default.
+    traits: [
+        .trait(name: "SQLite", description: "The SQLite store (EventBusSQLite, on GRDB)."),
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store (EventBusPostgres, on postgres-nio)."),
+        .default(enabledTraits: ["SQLite", "PostgreSQL"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -70,7 +77,7 @@ let package = Package(
             name: "EventBusSQLite",
             dependencies: [
                 "EventBus",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift", condition: .when(traits: ["SQLite"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -78,7 +85,7 @@ let package = Package(
             name: "EventBusPostgres",
             dependencies: [
                 "EventBus",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -88,7 +95,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         // Helpers shared by the test targets (running scripts, controlling the private broker).
@@ -96,7 +103,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusPostgres", .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ],
             path: "Tests/TestSupport"
         ),
@@ -111,13 +118,13 @@ let package = Package(
         .testTarget(
             name: "EventBusSQLiteTests",
             dependencies: [
-                "EventBusSQLite", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "EventBusSQLite", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "GRDB", package: "GRDB.swift", condition: .when(traits: ["SQLite"])),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "EventBusPostgresTests",
-            dependencies: ["EventBusPostgres", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["EventBusPostgres", "EventBus", "EventBusRabbitMQ", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"]))]
         ),
         .testTarget(
             name: "EventBusRabbitMQTests",
@@ -133,7 +140,7 @@ let package = Package(
             name: "EventBusCLITests",
             dependencies: [
                 "AMQP", "EventBus", "EventBusRabbitMQ", "EventBusSQLite", "EventBusPostgres", "TestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
     ]

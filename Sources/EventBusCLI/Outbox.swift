@@ -1,9 +1,15 @@
 import ArgumentParser
 import EventBus
+#if PostgreSQL
 import EventBusPostgres
+#endif
+#if SQLite
 import EventBusSQLite
+#endif
 import Foundation
+#if PostgreSQL
 import PostgresNIO
+#endif
 
 /// `eventbus outbox`: what a service's transactional outbox holds, and failed events sent again now.
 struct Outbox: AsyncParsableCommand {
@@ -103,6 +109,12 @@ struct OutboxStoreOptions: ParsableArguments {
 
     func validate() throws {
         if sqlite != nil, postgres != nil { throw ValidationError("give --sqlite or --postgres, not both") }
+        #if !SQLite
+        if sqlite != nil { throw ValidationError("this eventbus was built without the SQLite trait: --sqlite is not available") }
+        #endif
+        #if !PostgreSQL
+        if sqlite == nil { throw ValidationError("this eventbus was built without the PostgreSQL trait: give --sqlite PATH") }
+        #endif
         if sqlite == nil, resolvedPostgres == nil {
             throw ValidationError("give --sqlite PATH or --postgres URL (or set EVENTBUS_POSTGRES_URL)")
         }
@@ -118,13 +130,22 @@ struct OutboxStoreOptions: ParsableArguments {
     /// The store for messages, with the PostgreSQL password masked.
     var description: String {
         if let sqlite { return "SQLite file \(sqlite)" }
-        return "PostgreSQL \(PostgresEventStore.maskedURL(resolvedPostgres ?? ""))\(schema.map { " schema \($0)" } ?? "")"
+        return "PostgreSQL \(Self.masked(resolvedPostgres ?? ""))\(schema.map { " schema \($0)" } ?? "")"
     }
 
     /// The options again, for a hint to copy (password masked).
     var arguments: String {
         if let sqlite { return "--sqlite \(sqlite)" }
-        return (postgres.map { "--postgres \(PostgresEventStore.maskedURL($0))" } ?? "") + (schema.map { " --schema \($0)" } ?? "")
+        return (postgres.map { "--postgres \(Self.masked($0))" } ?? "") + (schema.map { " --schema \($0)" } ?? "")
+    }
+
+    /// `url` with its password masked.
+    private static func masked(_ url: String) -> String {
+        #if PostgreSQL
+        PostgresEventStore.maskedURL(url)
+        #else
+        "(a PostgreSQL URL)"
+        #endif
     }
 
     /// Opens the outbox, runs `body` on it, and closes it.
@@ -134,8 +155,13 @@ struct OutboxStoreOptions: ParsableArguments {
             guard FileManager.default.fileExists(atPath: sqlite) else {
                 throw CLIError("no SQLite database at \(sqlite); --sqlite names the service's database file")
             }
+            #if SQLite
             return try await body(try SQLiteEventStore(path: sqlite))
+            #else
+            throw CLIError("this eventbus was built without the SQLite trait")
+            #endif
         }
+        #if PostgreSQL
         var configuration = try PostgresEventStore.clientConfiguration(url: resolvedPostgres ?? "")
         if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         let client = PostgresClient(configuration: configuration)
@@ -152,6 +178,9 @@ struct OutboxStoreOptions: ParsableArguments {
         } catch {
             throw CLIError("\(description): \(error)")
         }
+        #else
+        throw CLIError("this eventbus was built without the PostgreSQL trait")
+        #endif
     }
 }
 

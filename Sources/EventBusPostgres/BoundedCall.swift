@@ -1,3 +1,5 @@
+// Compiled with the PostgreSQL trait (on by default; see Package.swift).
+#if PostgreSQL
 import NIOCore
 import PostgresNIO
 import Synchronization
@@ -141,3 +143,4 @@ final class ConnectionCloseWatch: Sendable {
         current.withLock { $0[connection.id]?.onClose = nil }
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// Compiled with the PostgreSQL trait (on by default; see Package.swift).
+#if PostgreSQL
 import EventBus
 import Foundation
 import Logging
@@ -605,3 +607,4 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// Compiled with the PostgreSQL trait (on by default; see Package.swift).
+#if PostgreSQL
 import EventBus
 import Foundation
 import PostgresNIO
@@ -193,3 +195,4 @@ enum PostgresURL {
         return String(text[..<colon]) + ":***"
     }
 }
+#endif

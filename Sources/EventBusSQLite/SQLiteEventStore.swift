@@ -1,3 +1,5 @@
+// Compiled with the SQLite trait (on by default; see Package.swift).
+#if SQLite
 import EventBus
 import Foundation
 import GRDB
@@ -478,3 +480,4 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// Compiled with the SQLite trait (on by default; see Package.swift).
+#if SQLite
 import EventBus
 import Foundation
 import GRDB
@@ -265,3 +267,4 @@ enum SQLiteFailure {
         return "\(database.message ?? "\(database.resultCode)") (SQLite error \(database.resultCode.rawValue))"
     }
 }
+#endif

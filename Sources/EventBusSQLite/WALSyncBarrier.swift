@@ -1,3 +1,5 @@
+// Compiled with the SQLite trait (on by default; see Package.swift).
+#if SQLite
 import Foundation
 import Synchronization
 
@@ -113,3 +115,4 @@ final class WALSyncBarrier: Sendable {
         }
     }
 }
+#endif
