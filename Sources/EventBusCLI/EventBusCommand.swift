@@ -11,7 +11,7 @@ struct EventBusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventbus",
         abstract: "Inspect and operate an EventBus deployment on RabbitMQ.",
-        subcommands: [Publish.self, Tail.self, DeadLetters.self, Topology.self, Outbox.self, Bench.self])
+        subcommands: [Publish.self, Tail.self, DeadLetters.self, Topology.self, Outbox.self, Subscriptions.self, Bench.self])
 }
 
 /// Options every command shares.

@@ -43,6 +43,9 @@ import Testing
             #expect(list.output.contains("filed (config file) → https://hooks.example.com/orders types=OrderPaid single events, queue \(prefix)filed (queue not declared yet)"))
             #expect(list.output.contains("stored (api) → http://127.0.0.1:9/hook types=PriceChanged batches of ≤ 10, ~64 KB, queue \(prefix)stored"))
             #expect(!list.output.contains(Self.secret))
+            // The library's CLI hands `eventbus subscriptions` over to eventbus-gateway: same output.
+            let viaLibraryCLI = try await GatewayCLI.eventbus(["subscriptions", "list", "--config", config, "--sqlite", sqlite])
+            #expect(!viaLibraryCLI.failed && viaLibraryCLI.output == list.output, "\(viaLibraryCLI.output)")
             let show = try await GatewayCLI.run(["subscriptions", "show", "stored", "--config", config, "--sqlite", sqlite])
             #expect(!show.failed, "\(show.output)")
             #expect(show.output.contains("\"secret\" : \"<redacted>\"") && !show.output.contains(Self.secret))
