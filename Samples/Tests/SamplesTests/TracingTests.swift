@@ -61,10 +61,12 @@ import Tracing
         let catalogPort = try freePort()
         try await collector.test(.live) { client in
             let endpoint = "http://127.0.0.1:\(try #require(client.port))"
-            // The catalog runs 8 s, then gets SIGTERM and flushes what it has not sent yet.
-            async let run = runProgram("/usr/bin/timeout", ["--preserve-status", "-s", "TERM", "8", try BuiltExecutable.path("catalog")], environment: [
+            // The catalog runs until the test sends it SIGTERM (it then flushes what it has not exported yet);
+            // `timeout` ends it after 90 s should the test fail before.
+            let catalog = try BuiltExecutable.path("catalog")
+            async let run = runProgram("/usr/bin/timeout", ["--preserve-status", "-s", "TERM", "90", catalog, "--service-name", world.catalogService], environment: [
                 "EVENTBUS_URL": SamplesEnvironment.brokerURL, "DATABASE_URL": try SamplesEnvironment.sqlitePath("catalog-otel"),
-                "PORT": "\(catalogPort)", "SERVICE_NAME": world.catalogService, "EVENTBUS_EXCHANGE": world.exchange,
+                "PORT": "\(catalogPort)", "EVENTBUS_EXCHANGE": world.exchange,
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "500",
                 "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             ])
@@ -78,6 +80,9 @@ import Tracing
             change.httpBody = Data(#"{"id": 2, "price": 9.75}"#.utf8)
             let (_, response) = try await URLSession.shared.data(for: change)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            // The catalog process itself (its command line starts with its path; `timeout`'s does not).
+            let stop = try await runProgram("/usr/bin/pkill", ["-TERM", "-f", "^\(catalog) --service-name \(world.catalogService)$"])
+            #expect(stop.status == 0, "pkill found the catalog: \(stop.output)")
             let result = try await run
             #expect(result.status == 0, "the catalog stops cleanly on SIGTERM: \(result.output.suffix(2_000))")
         }
