@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// The delivery rules of DESIGN section 5, independent of any broker: route → decode → filter → dedup →
+/// The delivery rules of DESIGN section 5, independent of any broker: route → filter → decode → dedup →
 /// handle → record, and the failure path (retry or dead-letter). A transport feeds it deliveries and carries out
 /// the ``DeliveryDecision``s (ack, publish to a retry queue, publish to the dead-letter queue).
 package struct DeliveryPipeline: Sendable {
