@@ -23,11 +23,10 @@ struct BasketCommand: AsyncParsableCommand {
         let configuration = try SampleConfiguration(environment: environment, defaultServiceName: "basket", defaultPort: 5103)
         let settings = try BasketSettings(environment: environment)
         SampleLogging.bootstrap(level: configuration.logLevel)
-        let telemetry = try OpenTelemetryExport.bootstrap(
-            serviceName: configuration.serviceName, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
+        let logger = SampleLogging.logger(configuration.serviceName, level: configuration.logLevel)
+        let telemetry = try OpenTelemetryExport.bootstrap(serviceName: configuration.serviceName, logger: logger)
         let application = try await buildBasketApplication(
             configuration: configuration, retryPolicy: settings.retryPolicy, failures: settings.failures)
-        try await OpenTelemetryExport.run(
-            application, with: telemetry, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
+        try await OpenTelemetryExport.run(application, with: telemetry, logger: logger)
     }
 }

@@ -17,10 +17,9 @@ struct CatalogCommand: AsyncParsableCommand {
         let configuration = try SampleConfiguration(
             environment: options.environment(), defaultServiceName: "catalog", defaultPort: 5101)
         SampleLogging.bootstrap(level: configuration.logLevel)
-        let telemetry = try OpenTelemetryExport.bootstrap(
-            serviceName: configuration.serviceName, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
+        let logger = SampleLogging.logger(configuration.serviceName, level: configuration.logLevel)
+        let telemetry = try OpenTelemetryExport.bootstrap(serviceName: configuration.serviceName, logger: logger)
         let application = try await buildCatalogApplication(configuration: configuration)
-        try await OpenTelemetryExport.run(
-            application, with: telemetry, logger: SampleLogging.logger(configuration.serviceName, level: configuration.logLevel))
+        try await OpenTelemetryExport.run(application, with: telemetry, logger: logger)
     }
 }
