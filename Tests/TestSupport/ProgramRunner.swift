@@ -37,6 +37,14 @@ public struct ProgramLaunchError: Error, CustomStringConvertible {
 private func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String]?) throws -> ProgramResult {
     let outputPath = NSTemporaryDirectory() + "eventbus-program-\(UUID().uuidString).out"
     defer { unlink(outputPath) }
+    let pid = try spawnProgram(path, arguments, environment: environment, outputPath: outputPath)
+    let status = try reapProgram(pid, path: path)
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    return ProgramResult(status: status, output: output)
+}
+
+/// Starts `path` with standard input from /dev/null and standard output and error into `outputPath`.
+func spawnProgram(_ path: String, _ arguments: [String], environment: [String: String]?, outputPath: String) throws -> pid_t {
     let environment = environment ?? ProcessInfo.processInfo.environment
     var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
     var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -53,11 +61,15 @@ private func spawnAndWait(_ path: String, _ arguments: [String], environment: [S
     var pid = pid_t()
     let spawned = posix_spawn(&pid, path, &actions, nil, &argv, &envp)
     guard spawned == 0 else { throw ProgramLaunchError(path: path, code: spawned) }
+    return pid
+}
+
+/// Waits for child `pid` to end (blocking the calling thread) and returns its exit status (128 + signal number when
+/// a signal ended it).
+func reapProgram(_ pid: pid_t, path: String) throws -> Int32 {
     var status: Int32 = 0
     while waitpid(pid, &status, 0) == -1 {
         guard errno == EINTR else { throw ProgramLaunchError(path: path, code: errno) }
     }
-    let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    return ProgramResult(status: exitCode, output: output)
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }

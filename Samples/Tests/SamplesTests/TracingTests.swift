@@ -58,32 +58,30 @@ import Tracing
         }
         let collector = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let world = SampleWorld()
-        let catalogPort = try freePort()
         try await collector.test(.live) { client in
             let endpoint = "http://127.0.0.1:\(try #require(client.port))"
-            // The catalog runs until the test sends it SIGTERM (it then flushes what it has not exported yet);
-            // `timeout` ends it after 90 s should the test fail before.
-            let catalog = try BuiltExecutable.path("catalog")
-            async let run = runProgram("/usr/bin/timeout", ["--preserve-status", "-s", "TERM", "90", catalog, "--service-name", world.catalogService], environment: [
+            // The catalog picks its own port (PORT=0) and says which; it runs until the test sends it SIGTERM (it
+            // then flushes what it has not exported yet).
+            let catalog = try BackgroundProgram(try BuiltExecutable.path("catalog"), ["--service-name", world.catalogService], environment: [
                 "EVENTBUS_URL": SamplesEnvironment.brokerURL, "DATABASE_URL": try SamplesEnvironment.sqlitePath("catalog-otel"),
-                "PORT": "\(catalogPort)", "EVENTBUS_EXCHANGE": world.exchange,
+                "PORT": "0", "EVENTBUS_EXCHANGE": world.exchange,
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "500",
                 "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             ])
+            let listening = try await catalog.line(containing: "Server started and listening on ")
+            let base = "http://127.0.0.1:\(try #require(listening.split(separator: ":").last))"
             try await eventually("the catalog answers /health") {
-                (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(catalogPort)/health")!))
-                    .map { ($0.1 as? HTTPURLResponse)?.statusCode == 200 } ?? false
+                var health = URLRequest(url: URL(string: base + "/health")!)
+                health.timeoutInterval = 5
+                return (try? await URLSession.shared.data(for: health)).map { ($0.1 as? HTTPURLResponse)?.statusCode == 200 } ?? false
             }
-            var change = URLRequest(url: URL(string: "http://127.0.0.1:\(catalogPort)/api/v1/catalog/items")!)
+            var change = URLRequest(url: URL(string: base + "/api/v1/catalog/items")!)
             change.httpMethod = "PUT"
             change.setValue("application/json", forHTTPHeaderField: "content-type")
             change.httpBody = Data(#"{"id": 2, "price": 9.75}"#.utf8)
             let (_, response) = try await URLSession.shared.data(for: change)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
-            // The catalog process itself (its command line starts with its path; `timeout`'s does not).
-            let stop = try await runProgram("/usr/bin/pkill", ["-TERM", "-f", "^\(catalog) --service-name \(world.catalogService)$"])
-            #expect(stop.status == 0, "pkill found the catalog: \(stop.output)")
-            let result = try await run
+            let result = await catalog.stop()
             #expect(result.status == 0, "the catalog stops cleanly on SIGTERM: \(result.output.suffix(2_000))")
         }
         await world.cleanUp()
@@ -94,22 +92,4 @@ import Tracing
         #expect(text.contains("ProductPriceChangedIntegrationEvent publish"), "the bus's publish span was exported")
         #expect(received.withLock { $0.contains { $0.path == "/v1/metrics" } }, "metrics were exported to /v1/metrics")
     }
-
-    /// A TCP port nothing listens on right now.
-    func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw PortError() }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    struct PortError: Error {}
 }
