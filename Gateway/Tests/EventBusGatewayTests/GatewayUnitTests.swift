@@ -73,6 +73,20 @@ import Testing
         #expect(allowed != nil)
     }
 
+    @Test func anAddressLiteralIsCheckedAsItIsAndConnectedToInCanonicalForm() async throws {
+        for host in ["127.0.0.1", "[::1]", "10.0.0.7", "[::ffff:192.168.0.1]"] {
+            await #expect(throws: EndpointGuard.Refusal.self, "\(host)") {
+                _ = try await EndpointGuard.resolve(host: host, port: 80, allowPrivateNetworks: false)
+            }
+        }
+        #expect(try await EndpointGuard.resolve(host: "[0:0:0:0:0:0:0:1]", port: 80, allowPrivateNetworks: true) == "::1")
+        #expect(try await EndpointGuard.resolve(host: "8.8.8.8", port: 443, allowPrivateNetworks: false) == "8.8.8.8")
+        // Not a dotted quad: the resolver's reading of it (127.0.0.1) is the one checked.
+        await #expect(throws: EndpointGuard.Refusal.self) {
+            _ = try await EndpointGuard.resolve(host: "127.1", port: 80, allowPrivateNetworks: false)
+        }
+    }
+
     @Test func advancedFiltersCompareDataFieldsAndAttributes() {
         let event = RawEvent(eventType: "T", id: "1", source: "/shop", subject: "items/42/red", payload: Data(#"{"price":12.5,"onSale":true,"tags":{"color":"Red"}}"#.utf8))
         let data = try? JSONValue.parse(event.payload)

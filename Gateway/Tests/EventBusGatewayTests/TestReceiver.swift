@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EventBus
 import EventBusGateway
 import Foundation
 import Hummingbird

@@ -96,14 +96,17 @@ final class JSONOutput {
         bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
     }
 
-    func writeString(_ text: String) {
+    /// Writes `text` as a JSON string; slashes are escaped as `JSONEncoder` does by default, unless
+    /// `escapingSlashes` is false.
+    func writeString(_ text: String, escapingSlashes: Bool = true) {
         bytes.append(0x22)
+        let slash: UInt8 = escapingSlashes ? 0x2F : 0x22
         var text = text
         text.withUTF8 { utf8 in
             var runStart = 0
             for index in 0..<utf8.count {
                 let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x2F else { continue }
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == slash else { continue }
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
                 runStart = index + 1
                 switch byte {

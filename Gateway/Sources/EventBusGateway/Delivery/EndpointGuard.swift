@@ -6,9 +6,9 @@ import Darwin
 #endif
 
 /// The SSRF guard: resolves an endpoint's host and refuses addresses in loopback, link-local, private, shared,
-/// multicast and reserved ranges unless the subscription allows private networks. The check runs at every delivery
-/// against the address actually connected to (the HTTP client is pinned to it), so a name that later resolves
-/// elsewhere (DNS rebinding) cannot slip through.
+/// multicast and reserved ranges unless the subscription allows private networks. The check is made on the address
+/// actually connected to (the HTTP client is pinned to it, and a name is resolved and checked again at least every
+/// 10 seconds), so a name that later resolves elsewhere (DNS rebinding) cannot slip through.
 public enum EndpointGuard {
     /// Why an endpoint was refused.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
@@ -69,9 +69,11 @@ public enum EndpointGuard {
         return ranges.first { within($0.0, $0.1) }?.2
     }
 
-    /// Every address of `host` (numeric text), in the resolver's order.
+    /// Every address of `host` (numeric text), in the resolver's order. An IP address literal is its own answer,
+    /// with no resolver call and no thread hop.
     static func addresses(of host: String, port: Int) async throws -> [String] {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if let literal = numericAddress(bare) { return [literal] }
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 var hints = addrinfo()
@@ -97,5 +99,19 @@ public enum EndpointGuard {
                 continuation.resume(returning: found)
             }
         }
+    }
+
+    /// `text` in canonical form when it is an IPv4 (dotted quad) or IPv6 address literal, else `nil`.
+    static func numericAddress(_ text: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1, inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)) != nil {
+            return String(cString: buffer)
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1, inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil {
+            return String(cString: buffer)
+        }
+        return nil
     }
 }

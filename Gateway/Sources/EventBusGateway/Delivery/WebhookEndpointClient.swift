@@ -4,14 +4,19 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// One subscription's HTTP client: resolves the endpoint's host at every request, checks the address with
-/// ``EndpointGuard``, and connects to exactly that address (AsyncHTTPClient's DNS override keeps the host name for
-/// TLS verification and the `Host` header). Redirects are not followed (they could lead past the guard). Each
+/// One subscription's HTTP client: resolves the endpoint's host (again when the last answer is older than
+/// ``resolutionLifetime``), checks the address with ``EndpointGuard``, and connects to exactly that address
+/// (AsyncHTTPClient's DNS override keeps the host name for TLS verification and the `Host` header), so every request
+/// goes to an address the guard passed. Redirects are not followed (they could lead past the guard). Each
 /// subscription has its own connection pool, so a slow endpoint holds only its own connections.
 final class WebhookEndpointClient: Sendable {
     let endpoint: URL
     let allowPrivateNetworks: Bool
+    /// How long a resolved and checked address is used before the host is resolved again: a DNS change reaches
+    /// deliveries within this time, and a busy subscription does not ask the resolver once per request.
+    static let resolutionLifetime = Duration.seconds(10)
     private let pinned = Mutex<(address: String, client: HTTPClient)?>(nil)
+    private let resolution = Mutex<(address: String, at: ContinuousClock.Instant)?>(nil)
     private let retired = Mutex<[HTTPClient]>([])
 
     init(endpoint: URL, allowPrivateNetworks: Bool) {
@@ -29,7 +34,7 @@ final class WebhookEndpointClient: Sendable {
         let port = endpoint.port ?? (endpoint.scheme?.lowercased() == "https" ? 443 : 80)
         let address: String
         do {
-            address = try await EndpointGuard.resolve(host: host, port: port, allowPrivateNetworks: allowPrivateNetworks)
+            address = try await resolve(host: host, port: port)
         } catch let refusal as EndpointGuard.Refusal {
             let restricted = refusal.reason.contains("range")
             throw EndpointError(failure: WebhookDeliveryFailure(
@@ -60,6 +65,15 @@ final class WebhookEndpointClient: Sendable {
         } catch {
             throw EndpointError(failure: WebhookDeliveryFailure(outcome: .connectionFailed, status: nil, message: "\(error)"), retryable: true)
         }
+    }
+
+    /// The checked address of `host`: the last one while it is younger than ``resolutionLifetime``, else a new one.
+    private func resolve(host: String, port: Int) async throws -> String {
+        let now = ContinuousClock.now
+        if let last = resolution.withLock({ $0 }), now - last.at < Self.resolutionLifetime { return last.address }
+        let address = try await EndpointGuard.resolve(host: host, port: port, allowPrivateNetworks: allowPrivateNetworks)
+        resolution.withLock { $0 = (address, now) }
+        return address
     }
 
     /// The client pinned to `address`; a new one (and the old one retired) when the host now resolves elsewhere.
