@@ -21,6 +21,8 @@ import Synchronization
 ///   starting the POST to the event's arrival at the receiver.
 /// - `receiver alone`: the same client posting straight to the receiver: one event per request and batches of 100,
 ///   one request in flight (what a subscription with concurrency 1 does), and the same open-loop latency run.
+/// - `curl, receiver alone`: `curl` posting the same bodies straight to the receiver, one after another on one
+///   connection (``CurlBaseline``): a client that is not ours, for scale.
 ///
 /// Dedup uses `InMemoryProcessedMessageStore` (as the other bus rows); the gateway publishes with confirms and the
 /// subscription's bus consumes with manual acks, persistent messages on a durable classic queue.
@@ -76,6 +78,7 @@ struct WebhookBenchmark: Sendable {
     private func baseline(receiver: BenchReceiver, client: HTTPClient) async throws -> [Figure] {
         log("webhook: receiver alone (plain HTTP client, one request in flight)")
         var single: [Double] = [], batched: [Double] = [], p50: [Double] = [], p99: [Double] = []
+        var curlSingle: [Double] = [], curlBatched: [Double] = []
         let url = receiver.url
         for repetition in 1...repetitions {
             let run = "base\(repetition)"
@@ -96,12 +99,30 @@ struct WebhookBenchmark: Sendable {
             let (median, tail) = try await openLoop(client: client, receiver: receiver, run: run + "l", url: url, key: nil)
             p50.append(median)
             p99.append(tail)
+            if CurlBaseline.executable != nil {
+                receiver.expect(requests)
+                let curlStarted = ContinuousClock.now
+                try await CurlBaseline.post((0..<requests).map { Self.body(run: run + "c", indices: $0..<($0 + 1), batch: false) },
+                                            to: url, contentType: "application/cloudevents+json")
+                curlSingle.append(Double(requests) / (try await receiver.waitForAll(since: curlStarted)))
+                receiver.expect(count)
+                let curlBatchStarted = ContinuousClock.now
+                let batches = stride(from: 0, to: count, by: Self.eventsPerPost).map {
+                    Self.body(run: run + "cb", indices: $0..<min($0 + Self.eventsPerPost, count), batch: true)
+                }
+                try await CurlBaseline.post(batches, to: url, contentType: "application/cloudevents-batch+json")
+                curlBatched.append(Double(count) / (try await receiver.waitForAll(since: curlBatchStarted)))
+            }
         }
+        let curl = curlSingle.isEmpty ? [Figure(row: "curl, receiver alone", note: "curl is not installed: no curl rows")] : [
+            Figure(row: "curl, receiver alone, 1 event/request", eventsPerSecond: Self.median(curlSingle)),
+            Figure(row: "curl, receiver alone, 100 events/req", eventsPerSecond: Self.median(curlBatched)),
+        ]
         return [
             Figure(row: "receiver alone, 1 event/request", eventsPerSecond: Self.median(single)),
             Figure(row: "receiver alone, 100 events/request", eventsPerSecond: Self.median(batched)),
             Figure(row: "receiver alone, latency at \(rate)/s", p50Milliseconds: Self.median(p50), p99Milliseconds: Self.median(p99)),
-        ]
+        ] + curl
     }
 
     private func throughput(batched: Bool, receiver: BenchReceiver, client: HTTPClient) async throws -> Figure {
