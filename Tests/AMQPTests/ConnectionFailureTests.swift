@@ -37,11 +37,12 @@ import Testing
             _ = try await AMQPConnection.connect(configuration)
             Issue.record("nothing listens on port 1")
         } catch let error as AMQPError {
-            guard case .connectionRefused(let host, let port, _) = error else {
+            guard case .connectionRefused(let host, let port, let reason) = error else {
                 Issue.record("expected connectionRefused, got \(error)")
                 return
             }
             #expect(host == "127.0.0.1" && port == 1)
+            #expect(reason.contains("Connection refused"), "the system's reason, not a leftover errno: \(reason)")
         }
     }
 

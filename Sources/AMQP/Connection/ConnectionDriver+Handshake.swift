@@ -118,9 +118,33 @@ extension ConnectionDriver {
             return .tls(.handshakeFailed, detail: CDecoding.statusText(status))
         default:
             var reason = CDecoding.statusText(status)
-            if systemError != 0 { reason += " (\(String(cString: strerror(systemError))))" }
+            // librabbitmq-c connects without blocking and leaves errno at EINPROGRESS when the connection then
+            // failed: ask the system once more for the real cause (connection refused, host unreachable, ...).
+            let cause = systemError == EINPROGRESS || systemError == 0 ? Self.connectFailure(endpoint) : systemError
+            if cause != 0 { reason += " (\(String(cString: strerror(cause))))" }
             return .connectionRefused(host: endpoint.host, port: endpoint.port, reason: reason)
         }
+    }
+
+    /// Why a TCP connection to `endpoint` fails now (an `errno` value), from one non-blocking attempt that waits at
+    /// most a second; 0 when it connects, cannot be resolved, or does not fail within that second.
+    static func connectFailure(_ endpoint: AMQPConnectionConfiguration.Endpoint) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result) == 0, let address = result else { return 0 }
+        defer { freeaddrinfo(result) }
+        let fd = Glibc.socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return 0 }
+        guard errno == EINPROGRESS else { return errno }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&descriptor, 1, 1_000) == 1 else { return 0 }
+        var failure: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) == 0 else { return 0 }
+        return failure
     }
 
     private func loginError(_ reply: amqp_rpc_reply_t, endpoint: AMQPConnectionConfiguration.Endpoint) -> AMQPError? {
