@@ -1,113 +1,98 @@
 import AMQP
 import EventBus
 import Foundation
+import Synchronization
 
-/// The current channel of a connection that comes and goes: callers wait (bounded) while it reconnects.
-final class ChannelLink: @unchecked Sendable {
-    private let lock = NSLock()
-    private var channel: AMQPChannel?
-    private var stoppedError: (any Error)?
-    private var waiters: [UInt64: CheckedContinuation<AMQPChannel, any Error>] = [:]
-    private var nextWaiter: UInt64 = 0
-    /// Bounds the waits for a channel and for publishes sent through ``send(_:on:until:timeoutError:)``.
+/// The current channel of a connection that comes and goes: callers wait (bounded) while it reconnects. Its state is
+/// a ``PublishingChannelStateMachine`` in a mutex; this class carries out the machine's actions (resuming waiters,
+/// opening a replacement channel) outside the lock.
+final class ChannelLink: Sendable {
+    typealias Machine = PublishingChannelStateMachine<AMQPChannel, CheckedContinuation<AMQPChannel, any Error>>
+
+    private let machine = Mutex(Machine())
+    private let nextWaiter = Atomic<UInt64>(0)
+    /// Bounds the waits for a channel and for publishes sent through ``send(_:on:until:stallTimeout:onStall:timeoutError:)``.
     private let sweeper = DeadlineSweeper()
 
     /// Whether a channel is current and open.
-    var isConnected: Bool { lock.withLock { channel?.isOpen ?? false } }
+    var isConnected: Bool { machine.withLock { $0.current?.isOpen ?? false } }
 
     /// Whether the broker blocks the current channel's connection (a resource alarm).
-    var isBlocked: Bool { lock.withLock { channel?.connection.isBlocked ?? false } }
+    var isBlocked: Bool { machine.withLock { $0.current?.connection.isBlocked ?? false } }
 
     /// Stops handing out `channel` (it stalls or the broker nacks on it) and returns `true` for the first caller only,
     /// who then closes it and has it replaced.
     func abandon(_ channel: AMQPChannel) -> Bool {
-        lock.withLock {
-            guard abandoned !== channel else { return false }
-            abandoned = channel
-            return true
-        }
+        machine.withLock { $0.abandon(channel) }
     }
 
-    /// Makes `channel` current and hands it to everyone waiting.
-    func publish(_ channel: AMQPChannel) {
-        let waiting = lock.withLock {
-            self.channel = channel
-            let taken = waiters
-            waiters.removeAll()
-            return taken
-        }
-        for waiter in waiting.values { waiter.resume(returning: channel) }
+    /// Makes `channel` (just opened by the supervisor) the one publishes go to, and hands it to everyone waiting.
+    func install(_ channel: AMQPChannel) {
+        carryOut(machine.withLock { $0.installed(channel) }, open: nil)
     }
-
-    private var reopening = false
-    /// The last channel given up on (``abandon(_:)``): not handed out any more, although it may still be closing.
-    private weak var abandoned: AMQPChannel?
 
     /// Forgets `channel` (its connection broke), unless a newer one replaced it already.
     func retract(_ channel: AMQPChannel) {
-        lock.withLock { if self.channel === channel { self.channel = nil } }
+        machine.withLock { $0.lost(channel) }
     }
 
     /// Replaces `closed` (closed by the broker while its connection lives) with a channel from `open`, once, however
     /// many callers notice the closure at the same time. If `open` fails the connection is gone and the supervisor
-    /// reconnects.
+    /// reconnects; a replacement that arrives after the supervisor installed a newer channel is closed.
     func reopen(after closed: AMQPChannel, open: @escaping @Sendable () async throws -> AMQPChannel) {
-        let start = lock.withLock { () -> Bool in
-            guard !reopening, channel == nil || channel === closed, stoppedError == nil else { return false }
-            channel = nil
-            reopening = true
-            return true
-        }
-        guard start else { return }
-        Task {
-            let fresh = try? await open()
-            lock.withLock { reopening = false }
-            if let fresh { publish(fresh) }
-        }
+        carryOut(machine.withLock { $0.closed(closed) }, open: open)
     }
 
     /// Refuses all further waits with `error` and fails current waiters.
     func stop(_ error: any Error) {
-        let waiting = lock.withLock {
-            stoppedError = error
-            channel = nil
-            let taken = waiters
-            waiters.removeAll()
-            return taken
-        }
-        for waiter in waiting.values { waiter.resume(throwing: error) }
+        carryOut(machine.withLock { $0.stop(error) }, open: nil)
         sweeper.stop()
+    }
+
+    private func carryOut(_ action: Machine.Action, open: (@Sendable () async throws -> AMQPChannel)?) {
+        switch action {
+        case .none:
+            break
+        case .handOut(let channel, let waiters):
+            for waiter in waiters { waiter.resume(returning: channel) }
+        case .fail(let waiters, let error):
+            for waiter in waiters { waiter.resume(throwing: error) }
+        case .close(let channel):
+            Task { await channel.close() }
+        case .openReplacement(let closed):
+            guard let open else { return }
+            Task {
+                do {
+                    let fresh = try await open()
+                    carryOut(machine.withLock { $0.replacementOpened(fresh, after: closed) }, open: nil)
+                } catch {
+                    machine.withLock { $0.replacementFailed(after: closed) }
+                }
+            }
+        }
     }
 
     /// The current channel, or waits until there is one or `deadline` passes.
     func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
         // Fast path: no deadline registration, no suspension when a channel is ready (the common case).
-        let ready: AMQPChannel? = lock.withLock {
-            guard stoppedError == nil, let channel, channel.isOpen, channel !== abandoned else { return nil }
-            return channel
+        switch machine.withLock({ $0.lookup(isOpen: \.isOpen) }) {
+        case .channel(let channel): return channel
+        case .stopped(let error): throw error
+        case .wait: break
         }
-        if let ready { return ready }
-        let id: UInt64 = lock.withLock {
-            nextWaiter += 1
-            return nextWaiter
-        }
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
         return try await withCheckedThrowingContinuation { continuation in
-            let immediate: Result<AMQPChannel, any Error>? = lock.withLock {
-                if let stoppedError { return .failure(stoppedError) }
-                if let channel, channel.isOpen, channel !== abandoned { return .success(channel) }
-                waiters[id] = continuation
-                return nil
-            }
-            if let immediate {
-                continuation.resume(with: immediate)
-                return
-            }
-            // A waiter handed a channel (or the stop error) before the deadline leaves a registration that expires
-            // as a no-op; waiting only happens while the broker is away, so there are few.
-            _ = sweeper.register(deadline: deadline) { [weak self] in
-                guard let self else { return }
-                let waiter = self.lock.withLock { self.waiters.removeValue(forKey: id) }
-                waiter?.resume(throwing: timeoutError())
+            switch machine.withLock({ $0.wait(continuation, id: id, isOpen: \.isOpen) }) {
+            case .channel(let channel):
+                continuation.resume(returning: channel)
+            case .stopped(let error):
+                continuation.resume(throwing: error)
+            case .wait:
+                // A waiter handed a channel (or the stop error) before the deadline leaves a registration that
+                // expires as a no-op; waiting only happens while the broker is away, so there are few.
+                _ = sweeper.register(deadline: deadline) { [weak self] in
+                    self?.machine.withLock { $0.timedOut(id) }?.resume(throwing: timeoutError())
+                }
             }
         }
     }

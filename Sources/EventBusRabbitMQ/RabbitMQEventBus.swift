@@ -154,7 +154,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 let channel = try await connection.openChannel()
                 try await topology.declareExchange(on: channel)
                 try await channel.confirmSelect(window: configuration.publishConfirmWindow)
-                publisher.publish(channel)
+                publisher.install(channel)
                 attempt = 0
                 logger.info("event bus publisher connected", metadata: ["exchange": "\(topology.exchange)"])
                 let reason = await withTaskCancellationHandler {
