@@ -66,7 +66,7 @@ extension ConnectionDriver {
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
             var ok = amqp_connection_close_ok_t(dummy: 0)
             _ = sendMethod(CR_CONNECTION_CLOSE_OK_METHOD, on: 0, &ok)
-            stopping = .some(.connectionClosedByBroker(
+            stopping = .failed(.connectionClosedByBroker(
                 replyCode: AMQPReplyCode(rawValue: close.reply_code), replyText: CDecoding.string(close.reply_text)))
         case CR_CONNECTION_BLOCKED_METHOD:
             let reason = CDecoding.string(method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee.reason)

@@ -33,13 +33,13 @@ extension ConnectionDriver {
             }
             flushAcknowledgements()
             endWriteBatch()
-            if let reason = stopping {
+            if let stop = stopping {
                 var unrun: [Command] = []
                 for rest in index..<batch.count {
                     if let command = batch.moveOut(at: rest) { unrun.append(command) }
                 }
                 batch.removeAll()
-                finish(error: reason, sendClose: reason == nil, unrun: unrun)
+                finish(error: stop.error, sendClose: stop.sendsClose, unrun: unrun)
                 return
             }
             batch.removeAll(keepingCapacity: true)
@@ -117,8 +117,8 @@ extension ConnectionDriver {
                 return false
             }
             dispatch(frame)
-            if let reason = stopping {
-                finish(error: reason, sendClose: reason == nil)
+            if let stop = stopping {
+                finish(error: stop.error, sendClose: stop.sendsClose)
                 return false
             }
             handled += 1
@@ -134,7 +134,7 @@ extension ConnectionDriver {
 
     /// A send on the socket failed: the connection is gone.
     func socketFailed(_ status: Int32) {
-        if stopping == nil { stopping = .some(lostError(CDecoding.statusText(status))) }
+        if stopping == nil { stopping = .failed(lostError(CDecoding.statusText(status))) }
     }
 
     /// The open channel with number `id`.

@@ -65,7 +65,7 @@ extension ConnectionDriver {
             break
         }
         frames.reset()
-        if let failure, stopping == nil { stopping = .some(failure) }
+        if let failure, stopping == nil { stopping = .failed(failure) }
         let outcome: Result<Void, AMQPError> = failure.map { .failure($0) } ?? .success(())
         for waiter in framesAwaitingWrite { completions.resume(waiter, outcome) }
         framesAwaitingWrite.removeAll(keepingCapacity: true)

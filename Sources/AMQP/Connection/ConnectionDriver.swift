@@ -57,7 +57,8 @@ final class ConnectionDriver: @unchecked Sendable {
     /// An `Int`, so that handing out channel 65 535 does not overflow it.
     var nextChannelID = 1
     var blocked = false
-    var stopping: AMQPError??
+    /// Set when the connection thread is to end after its current step (see ``Stop``).
+    var stopping: Stop?
     var connectedEndpoint: AMQPConnectionConfiguration.Endpoint?
     /// Memory for the C view of one publish or request, reused call after call.
     let scratch = CArena()
@@ -233,7 +234,7 @@ final class ConnectionDriver: @unchecked Sendable {
 
     /// Asks the thread to close the connection cleanly (connection.close) and exit.
     func requestClose() {
-        submit(.closure(run: { driver in driver.stopping = .some(nil) }, fail: { _ in }))
+        submit(.closure(run: { driver in driver.stopping = .closeRequested }, fail: { _ in }))
     }
 
     var isClosed: Bool { shared.withLock { $0.closed } }
@@ -241,12 +242,13 @@ final class ConnectionDriver: @unchecked Sendable {
 
     func waitUntilClosed() async -> AMQPError? {
         await withCheckedContinuation { continuation in
-            let done: AMQPError?? = shared.withLock { shared in
-                if shared.closed { return .some(shared.finalError) }
+            // Closed already: the connection's final error (`nil` after a requested close), else the waiter is kept.
+            let closed = shared.withLock { shared -> Result<AMQPError?, Never>? in
+                if shared.closed { return .success(shared.finalError) }
                 shared.closeWaiters.append(continuation)
-                return .none
+                return nil
             }
-            if case .some(let error) = done { continuation.resume(returning: error) }
+            if case .success(let error) = closed { continuation.resume(returning: error) }
         }
     }
 
@@ -273,5 +275,25 @@ final class ConnectionDriver: @unchecked Sendable {
     func emit(_ event: AMQPConnectionEvent) {
         let listeners = shared.withLock { Array($0.listeners.values) }
         for listener in listeners { listener.yield(event) }
+    }
+}
+
+/// Why the connection thread ends.
+enum Stop {
+    /// The owner closes the connection: the thread sends `connection.close` and waits for the broker's answer.
+    case closeRequested
+    /// The connection failed (lost, closed by the broker): nothing more is sent.
+    case failed(AMQPError)
+
+    /// The error to end with; `nil` for a requested close.
+    var error: AMQPError? {
+        if case .failed(let error) = self { return error }
+        return nil
+    }
+
+    /// Whether the thread says goodbye to the broker (`connection.close`).
+    var sendsClose: Bool {
+        if case .closeRequested = self { return true }
+        return false
     }
 }

@@ -46,8 +46,8 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// wait for more (or earlier, when the thread wakes for anything else; at the latest after its idle timeout of at
     /// most a second, should the task stop iterating). ``AMQPChannel/ack(_:multiple:)`` always wakes the thread.
     public func ack(_ delivery: AMQPDelivery, multiple: Bool = false) throws {
-        if !multiple, let held = buffer.holdWhileBuffered({ channel.ackQuietly(delivery.deliveryTag) }) {
-            if let error = held { throw error }
+        if !multiple, case .held(let failure) = buffer.holdWhileBuffered({ channel.ackQuietly(delivery.deliveryTag) }) {
+            if let failure { throw failure }
             return
         }
         try channel.ack(delivery.deliveryTag, multiple: multiple)

@@ -13,8 +13,8 @@ final class DeliveryBuffer: Sendable {
         var deliveries: [AMQPDelivery?] = []
         var head = 0
         var waiters: [UnsafeContinuation<AMQPDelivery?, any Error>] = []
-        /// Set by `finish`: the end to report once the buffer is empty; `.some(nil)` is a normal end.
-        var end: (any Error)?? = nil
+        /// Set by `finish`: the end to report once the buffer is empty.
+        var end: End?
         /// The end was reported (or the iterating task was cancelled): only `nil` from now on.
         var done = false
         var onCancel: (@Sendable () -> Void)?
@@ -40,7 +40,7 @@ final class DeliveryBuffer: Sendable {
             if done { return .success(nil) }
             guard let end else { return nil }
             done = true
-            if let error = end { return .failure(error) }
+            if case .failed(let error) = end { return .failure(error) }
             return .success(nil)
         }
     }
@@ -62,12 +62,28 @@ final class DeliveryBuffer: Sendable {
     /// runs `enqueueQuietly` under the buffer's lock and returns its result; otherwise returns `nil` without running
     /// it (send the acknowledgement the usual way). The consumer's acks then reach the thread in batches, with one
     /// wake-up per batch of deliveries instead of one per ack.
-    func holdWhileBuffered(_ enqueueQuietly: () -> AMQPError?) -> AMQPError?? {
-        state.withLock { state -> AMQPError?? in
-            guard state.waiters.isEmpty, !state.isEmpty, state.end == nil, !state.done else { return nil }
+    func holdWhileBuffered(_ enqueueQuietly: () -> AMQPError?) -> HeldAcknowledgement {
+        state.withLock { state in
+            guard state.waiters.isEmpty, !state.isEmpty, state.end == nil, !state.done else { return .notHeld }
             state.heldAcknowledgements = true
-            return .some(enqueueQuietly())
+            return .held(enqueueQuietly())
         }
+    }
+
+    /// What ``holdWhileBuffered(_:)`` did.
+    enum HeldAcknowledgement {
+        /// Not queued: send the acknowledgement the usual way.
+        case notHeld
+        /// Queued for the thread's next turn; `error` when queueing it failed (the channel is closed).
+        case held(AMQPError?)
+    }
+
+    /// How the sequence ends.
+    enum End {
+        /// Normally: `next()` returns `nil`.
+        case finished
+        /// With an error, thrown once.
+        case failed(any Error)
     }
 
     /// Takes every buffered delivery out (the iterating task will not see them), in order.
@@ -127,7 +143,7 @@ final class DeliveryBuffer: Sendable {
     func finish(throwing error: (any Error)? = nil) {
         let waiters: [UnsafeContinuation<AMQPDelivery?, any Error>] = state.withLock { state in
             guard state.end == nil, !state.done else { return [] }
-            state.end = .some(error)
+            state.end = error.map { .failed($0) } ?? .finished
             state.onCancel = nil
             // Waiters exist only while the buffer is empty: the first one gets the end.
             let waiters = state.waiters
@@ -172,7 +188,7 @@ final class DeliveryBuffer: Sendable {
             state.onCancel = nil
             // A normal end unless an error is already waiting to be thrown.
             if state.end == nil {
-                state.end = .some(nil)
+                state.end = .finished
                 if state.isEmpty { state.done = true }
             }
             return result
