@@ -34,17 +34,9 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     let logger: Logger
     let metrics: BusMetrics
     let publisher = ChannelLink()
-    private let state = NSLock()
-    private var consumerConnection: AMQPConnection?
-    private var activeConsumer: AMQPConsumer?
-    private var shuttingDown = false
-    private var running = false
-    private var pendingPublishes = 0
-    /// Set once consuming has stopped for good (its handlers finished or were abandoned): the publishing connection
-    /// then only waits for pending publishes before it closes, as a finishing handler may still forward a retry.
-    private var consumingEnded = false
-    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
-    private var consumerWake: CheckedContinuation<Void, Never>?
+    typealias Lifecycle = BusLifecycleStateMachine<AMQPConnection, AMQPConsumer, CheckedContinuation<Void, Never>>
+    /// Running, shutting down, pending publishes, the consumer and who waits for what (``BusLifecycleStateMachine``).
+    private let lifecycle = Mutex(Lifecycle())
     private let shutdown = ShutdownSignal()
     /// `shuttingDown` without a lock, for the check on every delivery.
     private let stopping = Atomic<Bool>(false)
@@ -78,9 +70,10 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     /// Connects, declares, consumes and publishes until cancelled or gracefully shut down; reconnects on failure.
     public func run() async throws {
-        try state.withLock {
-            guard !running else { throw EventBusError.invalidConfiguration("run() was called twice") }
-            running = true
+        do {
+            try lifecycle.withLock { machine throws(Lifecycle.StartRefusal) in try machine.start() }
+        } catch {
+            throw EventBusError.invalidConfiguration("run() was called twice")
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -98,26 +91,23 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         } onCancel: {
             self.beginShutdown()
         }
-        state.withLock { running = false }
+        lifecycle.withLock { $0.ended() }
     }
 
-    private var isShuttingDown: Bool { state.withLock { shuttingDown } }
+    private var isShuttingDown: Bool { lifecycle.withLock { $0.shuttingDown } }
 
     /// `true` while the bus has a live publishing connection and, when it has subscriptions, a live consumer.
     /// Cheap (no network): for health checks.
     public var isConnected: Bool {
         let publishing = publisher.isConnected
-        let consuming = state.withLock { consumerConnection?.isOpen ?? false }
+        let consuming = lifecycle.withLock { $0.consumerConnection?.isOpen ?? false }
         return publishing && (registry.all.isEmpty || consuming)
     }
 
     private func beginShutdown() {
-        let (consumer, wake) = state.withLock { () -> (AMQPConsumer?, CheckedContinuation<Void, Never>?) in
-            shuttingDown = true
+        let (wake, consumer) = lifecycle.withLock { machine in
             stopping.store(true, ordering: .releasing)
-            let wake = consumerWake
-            consumerWake = nil
-            return (activeConsumer, wake)
+            return machine.beginShutdown()
         }
         wake?.resume()
         shutdown.fire()
@@ -204,51 +194,31 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     /// Counts a publish call in (a graceful shutdown waits for it); throws when the bus is shutting down.
     func beginPublish() throws {
-        try state.withLock {
-            if shuttingDown { throw EventBusError.shuttingDown }
-            pendingPublishes += 1
+        do {
+            try lifecycle.withLock { machine throws(Lifecycle.PublishRefusal) in try machine.beginPublish() }
+        } catch {
+            throw EventBusError.shuttingDown
         }
     }
 
     /// Counts a forward in: unlike a publish it is taken while shutting down (a handler that started may finish).
     func beginForward() {
-        state.withLock { pendingPublishes += 1 }
+        lifecycle.withLock { $0.beginForward() }
     }
 
     /// Counts a publish or forward out; the last one wakes a graceful shutdown waiting for publishes to finish.
     func finishPublish() {
-        let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
-            pendingPublishes -= 1
-            return takeDrainWaitersIfDrained()
-        }
-        for waiter in waiters { waiter.resume() }
+        for waiter in lifecycle.withLock({ $0.finishPublish() }) { waiter.resume() }
     }
 
     private func endConsuming() {
-        let waiters = state.withLock { () -> [CheckedContinuation<Void, Never>] in
-            consumingEnded = true
-            return takeDrainWaitersIfDrained()
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Called with the lock held.
-    private func takeDrainWaitersIfDrained() -> [CheckedContinuation<Void, Never>] {
-        guard pendingPublishes == 0, consumingEnded else { return [] }
-        let taken = drainWaiters
-        drainWaiters.removeAll()
-        return taken
+        for waiter in lifecycle.withLock({ $0.endConsuming() }) { waiter.resume() }
     }
 
     /// Returns once consuming has ended and no publish or forward is pending.
     private func drainPublishes() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock {
-                if pendingPublishes == 0, consumingEnded { return true }
-                drainWaiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
+            if lifecycle.withLock({ $0.waitForDrain(continuation) }) { continuation.resume() }
         }
     }
 
@@ -285,7 +255,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     public func unsubscribe(_ subscription: SubscriptionID) async throws {
         let (removed, lastOfType) = try registry.remove(subscription)
-        if lastOfType, let connection = state.withLock({ consumerConnection }) {
+        if lastOfType, let connection = lifecycle.withLock({ $0.consumerConnection }) {
             let channel = try await connection.openChannel()
             try await channel.queueUnbind(topology.queue, exchange: topology.exchange, routingKey: removed.eventType)
             await channel.close()
@@ -294,11 +264,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     private func add(_ subscription: Subscription) async throws -> SubscriptionID {
         let firstOfType = try registry.add(subscription)
-        let (connection, wake) = state.withLock { () -> (AMQPConnection?, CheckedContinuation<Void, Never>?) in
-            let wake = consumerWake
-            consumerWake = nil
-            return (consumerConnection, wake)
-        }
+        let (wake, connection) = lifecycle.withLock { $0.subscriptionAdded() }
         wake?.resume()
         if let connection {
             // Running already: bind the new type and declare its retry queues now (a reconnect re-declares all).
@@ -319,12 +285,10 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             if registry.all.isEmpty {
                 // A publish-only service needs no queue; wait until something subscribes.
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLock {
-                        if shuttingDown || !registry.all.isEmpty { return true }
-                        consumerWake = continuation
-                        return false
+                    let hasSubscriptions = !registry.all.isEmpty
+                    if lifecycle.withLock({ $0.waitForSubscription(continuation, hasSubscriptions: hasSubscriptions) }) {
+                        continuation.resume()
                     }
-                    if resumeNow { continuation.resume() }
                 }
                 continue
             }
@@ -345,10 +309,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                             metadata: ["error": "\(error)"])
                     }
                 }
-                state.withLock {
-                    consumerConnection = nil
-                    activeConsumer = nil
-                }
+                lifecycle.withLock { $0.consumerGone() }
                 await connection.close()
             } catch {
                 logger.warning("event bus consumer cannot connect; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
@@ -409,7 +370,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         warnIfDedupIsInMemory()
         await beforeConsumerIsRecorded?()
 
-        state.withLock { consumerConnection = connection }
+        lifecycle.withLock { $0.consumerConnected(connection) }
         // A subscription added after `registry.all` above but before the connection was recorded saw no connection
         // and bound nothing: bind it now, before consuming (either this or `add` sees the other; declaring twice is
         // harmless).
@@ -424,10 +385,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         // A body over the event size limit is not read at all: it arrives empty, with its announced size.
         let consumer = try await channel.consume(
             queue: topology.queue, prefetch: configuration.prefetch, maxBodySize: configuration.maxEventSize)
-        let stopNow = state.withLock {
-            activeConsumer = consumer
-            return shuttingDown
-        }
+        let stopNow = lifecycle.withLock { $0.consumerStarted(consumer) }
         if stopNow { try? await consumer.cancel() }
         logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(registry.all.map(\.id.name))"])
 
