@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the gateway (the default command).",
         discussion: "Environment: EVENTBUS_URL, EVENTBUS_GATEWAY_KEYS, EVENTBUS_GATEWAY_HOST, EVENTBUS_GATEWAY_PORT, EVENTBUS_GATEWAY_SQLITE_PATH, EVENTBUS_GATEWAY_POSTGRES_URL (over the file's values).")
 
-    @Option(name: .shortAndLong, help: "The JSON configuration file.")
+    @Option(name: .shortAndLong, help: "The configuration file, JSON or YAML (.yaml, .yml).")
     var config: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

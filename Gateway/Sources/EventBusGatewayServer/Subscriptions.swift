@@ -22,7 +22,7 @@ struct Subscriptions: AsyncParsableCommand {
 
     /// Where the subscriptions are read from.
     struct Source: ParsableArguments {
-        @Option(help: "The gateway's JSON config file: its subscriptions, store and queue prefix.") var config: String?
+        @Option(help: "The gateway's config file (JSON or YAML): its subscriptions, store and queue prefix.") var config: String?
         @Option(help: "The gateway's SQLite file (default: the config file's store).") var sqlite: String?
         @Option(help: "The gateway's PostgreSQL database, postgres://user:password@host:port/database (default: $EVENTBUS_GATEWAY_POSTGRES_URL).")
         var postgres: String?
@@ -42,7 +42,7 @@ struct Subscriptions: AsyncParsableCommand {
                     throw CommandError("cannot read the config file \(config)")
                 }
                 do {
-                    file = try JSONDecoder().decode(GatewayConfiguration.File.self, from: data)
+                    file = try GatewayConfiguration.File.decode(data, path: config)
                 } catch {
                     throw CommandError("\(config) is not a valid gateway configuration: \(error)")
                 }

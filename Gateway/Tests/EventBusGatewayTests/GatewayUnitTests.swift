@@ -1,6 +1,7 @@
 import EventBus
 import EventBusGateway
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct GatewayUnitTests {
@@ -114,6 +115,23 @@ import Testing
         subscription.retryPolicy = nil
         subscription.endpointUrl = "ftp://x"
         #expect(throws: GatewayError.self) { try subscription.validated(name: "ok") }
+    }
+
+    @Test func aYAMLConfigurationReadsAsTheSameJSONOne() throws {
+        let webhooks = TestEnvironment.repositoryRoot.appendingPathComponent("Samples/Webhooks").path + "/"
+        func canonical(_ path: String) throws -> String {
+            let file = try GatewayConfiguration.File.decode(try Data(contentsOf: URL(fileURLWithPath: webhooks + path)), path: path)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return String(decoding: try encoder.encode(file), as: UTF8.self)
+        }
+        let yaml = try canonical("gateway.yaml")
+        #expect(yaml == (try canonical("gateway.json")))
+        #expect(yaml.contains(#""value":0"#), "a YAML 0 is the number 0, not false: \(yaml)")
+        // Without an extension, the text decides: `{` is JSON, anything else YAML.
+        let text = Data("listen:\n  port: 7000\nkeys: [a-key-of-sixteen-chars]\n".utf8)
+        #expect(try GatewayConfiguration.File.decode(text, path: "gateway.conf").listen?.port == 7000)
+        #expect(throws: (any Error).self) { try GatewayConfiguration.File.decode(Data("listen: [1, 2".utf8), path: "bad.yaml") }
     }
 
     @Test func theConfigurationHidesKeysAndPasswords() throws {

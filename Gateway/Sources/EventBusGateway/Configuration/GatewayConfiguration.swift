@@ -1,7 +1,8 @@
 import Foundation
+import Yams
 
 /// Everything the gateway needs: where it listens, the broker, the store, the keys, and the subscriptions defined in
-/// the config file. Read from a JSON file and the environment (the environment wins); keys and passwords never
+/// the config file. Read from a JSON or YAML file and the environment (the environment wins); keys and passwords never
 /// appear in ``description`` or logs.
 ///
 /// ```json
@@ -29,8 +30,18 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The file's shape; every field optional.
+    /// The file's shape, in JSON or YAML (the same keys); every field optional.
     public struct File: Sendable, Codable {
+        /// Reads a configuration file's contents: YAML when `path` ends in `.yaml` or `.yml`, JSON when it ends in
+        /// `.json`; otherwise JSON when the text starts with `{`, else YAML.
+        public static func decode(_ data: Data, path: String) throws -> File {
+            let lowercased = path.lowercased()
+            let yaml = lowercased.hasSuffix(".yaml") || lowercased.hasSuffix(".yml")
+                || (!lowercased.hasSuffix(".json") && data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) != UInt8(ascii: "{"))
+            if yaml { return try YAMLDecoder().decode(File.self, from: data) }
+            return try JSONDecoder().decode(File.self, from: data)
+        }
+
         public struct Listen: Sendable, Codable { public var host: String?; public var port: Int? }
         public struct StoreFile: Sendable, Codable { public var sqlitePath: String?; public var postgresUrl: String? }
         public var listen: Listen?
@@ -84,7 +95,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
             }
             let parsed: File
             do {
-                parsed = try JSONDecoder().decode(File.self, from: data)
+                parsed = try File.decode(data, path: file)
             } catch {
                 throw .invalidConfiguration("\(file) is not a valid gateway configuration: \(error)")
             }
