@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventBusTests",
-            dependencies: ["EventBus"]
+            dependencies: ["EventBus", "TestSupport"]
         ),
         .testTarget(
             name: "EventBusSQLiteTests",

@@ -1,5 +1,6 @@
 @testable import EventBus
 import Foundation
+import TestSupport
 import Testing
 
 /// The hand-written JSON reader (``EventJSONReader``, the codec's fast path) against Foundation on generated event
@@ -78,8 +79,22 @@ struct JSONReaderPropertyTests {
         init(from decoder: any Decoder) throws {}
     }
 
-    @Test func readerAgreesWithFoundationOnGeneratedAndMutatedBodies() {
+    @Test func readerAgreesWithFoundationOnGeneratedAndMutatedBodies() async {
         let seed = UInt64.random(in: 0...UInt64.max)
+        let (failures, tally) = await onOwnThread { Self.compare(seed: seed) }
+        print("JSON reader: \(Self.documents) documents (seed \(seed)): \(tally.accepted) read and \(tally.rejected) rejected "
+            + "alike by the codec and JSONDecoder, \(tally.fastPath) read by the fast reader itself; documented declines "
+            + "of text Foundation reads: \(tally.declinedGrammar.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })")
+        for (kind, failure) in failures { print("JSON reader: \(kind) (\(failure.count) times), e.g. \(failure.example)") }
+        #expect(failures.isEmpty, "seed \(seed): \(failures.map { "\($0.key) (\($0.value.count) times), e.g. \($0.value.example)" })")
+        #expect(tally.accepted > Self.documents / 10 && tally.rejected > Self.documents / 10, "the generator covers both outcomes")
+    }
+
+    /// The documents of `seed`, each read both ways: the differences found, and the counts.
+    static func compare(seed: UInt64) -> (
+        failures: [String: (count: Int, example: String)],
+        tally: (accepted: Int, rejected: Int, fastPath: Int, declinedGrammar: [String: Int])
+    ) {
         var generator = JSONDocumentGenerator(seed: seed)
         let codec = EventCodec()
         var failures: [String: (count: Int, example: String)] = [:]
@@ -126,12 +141,7 @@ struct JSONReaderPropertyTests {
                 }
             }
         }
-        print("JSON reader: \(Self.documents) documents (seed \(seed)): \(tally.accepted) read and \(tally.rejected) rejected "
-            + "alike by the codec and JSONDecoder, \(tally.fastPath) read by the fast reader itself; documented declines "
-            + "of text Foundation reads: \(tally.declinedGrammar.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" })")
-        for (kind, failure) in failures { print("JSON reader: \(kind) (\(failure.count) times), e.g. \(failure.example)") }
-        #expect(failures.isEmpty, "seed \(seed): \(failures.map { "\($0.key) (\($0.value.count) times), e.g. \($0.value.example)" })")
-        #expect(tally.accepted > Self.documents / 10 && tally.rejected > Self.documents / 10, "the generator covers both outcomes")
+        return (failures, tally)
     }
 
     /// Why the reader's grammar may decline `bytes` that `JSONSerialization` reads, or `nil` when it may not.

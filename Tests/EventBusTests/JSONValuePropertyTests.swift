@@ -1,5 +1,6 @@
 @testable import EventBus
 import Foundation
+import TestSupport
 import Testing
 
 /// ``JSONValue/parse(_:)`` (the codec's reader) against `JSONDecoder` decoding the same enum, and ``JSONValue/jsonData()``
@@ -9,8 +10,16 @@ struct JSONValuePropertyTests {
     /// Documents per run (about 15 s in a debug build: `JSONDecoder`, the reference, is most of it).
     static let documents = 8_000
 
-    @Test func parseAgreesWithJSONDecoderAndWritingRoundTrips() {
+    @Test func parseAgreesWithJSONDecoderAndWritingRoundTrips() async {
         let seed = UInt64.random(in: 0...UInt64.max)
+        let (failures, accepted, rejected) = await onOwnThread { Self.compare(seed: seed) }
+        print("JSONValue: \(Self.documents) documents (seed \(seed)): \(accepted) read and \(rejected) rejected alike")
+        #expect(failures.isEmpty, "seed \(seed): \(failures.map { "\($0.key) (\($0.value.count) times), e.g. \($0.value.example)" })")
+        #expect(accepted > Self.documents / 10 && rejected > Self.documents / 10, "the generator covers both outcomes")
+    }
+
+    /// The documents of `seed`, each parsed both ways: the differences found, and how many both read and rejected.
+    static func compare(seed: UInt64) -> (failures: [String: (count: Int, example: String)], accepted: Int, rejected: Int) {
         var generator = JSONDocumentGenerator(seed: seed)
         var failures: [String: (count: Int, example: String)] = [:]
         var (accepted, rejected) = (0, 0)
@@ -39,9 +48,7 @@ struct JSONValuePropertyTests {
             case (.failure(let error), .success): fail("parse reads what JSONDecoder rejects", "\(error)")
             }
         }
-        print("JSONValue: \(Self.documents) documents (seed \(seed)): \(accepted) read and \(rejected) rejected alike")
-        #expect(failures.isEmpty, "seed \(seed): \(failures.map { "\($0.key) (\($0.value.count) times), e.g. \($0.value.example)" })")
-        #expect(accepted > Self.documents / 10 && rejected > Self.documents / 10, "the generator covers both outcomes")
+        return (failures, accepted, rejected)
     }
 
     /// Where `left` and `right` first differ, as `path: left vs right`.
