@@ -105,26 +105,34 @@ import Testing
         let connection = try await AMQPConnection.connect(configuration)
         let channel = try await connection.openChannel()
         let queue = TestBroker.uniqueName()
-        try await channel.queueDeclare(queue, durable: false, autoDelete: false)
+        // The publisher below runs flat out until the broker closes the connection, and a rabbitmqctl run takes
+        // seconds on a busy machine. So the connection is looked up before it starts, a length limit keeps the queue
+        // (the shared broker's memory) small, and the publisher is a child task that stops when the test is cancelled.
+        // It once was an unstructured task that outlived a timed-out test and loaded the shared broker for the rest
+        // of the run.
+        let process = try await BrokerControl.connectionProcess(named: name)
+        try await channel.queueDeclare(queue, durable: false, autoDelete: false, arguments: ["x-max-length": 100])
         try await channel.confirmSelect(window: 10)
 
         let firstConfirm = AsyncStream.makeStream(of: Void.self)
-        let publisher = Task {
+        async let outcome: (Int, (any Error)?) = {
             var confirmed = 0
             do {
-                while true {
+                while !Task.isCancelled {
                     try await channel.publish(Data(count: 1_024), routingKey: queue, properties: .init(deliveryMode: .persistent))
                     confirmed += 1
                     if confirmed == 1 { firstConfirm.continuation.finish() }
                 }
+                firstConfirm.continuation.finish()
+                return (confirmed, nil)
             } catch {
                 firstConfirm.continuation.finish()
                 return (confirmed, error)
             }
-        }
+        }()
         for await _ in firstConfirm.stream {}
-        try await BrokerControl.closeConnection(named: name, reason: "test closes you")
-        let (confirmed, error) = await publisher.value
+        try await BrokerControl.closeConnection(process: process, reason: "test closes you")
+        let (confirmed, error) = await outcome
         #expect(confirmed > 0)
         #expect(error as? AMQPError == .connectionClosedByBroker(replyCode: .connectionForced, replyText: "CONNECTION_FORCED - test closes you"))
         #expect(await connection.closed() == .connectionClosedByBroker(replyCode: .connectionForced, replyText: "CONNECTION_FORCED - test closes you"))

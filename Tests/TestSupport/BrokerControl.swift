@@ -21,18 +21,30 @@ public enum BrokerControl {
     public static func closeConnection(
         named name: String, reason: String = "test kills this connection", port: Int = TestEnvironment.brokerPort
     ) async throws {
+        let pid = try await connectionProcess(named: name, port: port)
+        try await closeConnection(process: pid, reason: reason, port: port)
+    }
+
+    /// The broker's process id of the connection whose client-provided name is `name`, for
+    /// ``closeConnection(process:reason:port:)``: each rabbitmqctl run takes seconds on a busy machine, so a test that
+    /// must close a connection at a precise moment looks it up beforehand.
+    public static func connectionProcess(named name: String, port: Int = TestEnvironment.brokerPort) async throws -> String {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             let listing = try await run(["ctl", "list_connections", "--no-table-headers", "--silent", "pid", "client_properties"], port: port)
             for line in listing.split(separator: "\n") where line.contains("{\"connection_name\",\"\(name)\"}") {
-                if let pid = line.split(separator: "\t").first {
-                    try await run(["ctl", "close_connection", String(pid), reason], port: port)
-                    return
-                }
+                if let pid = line.split(separator: "\t").first { return String(pid) }
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw BrokerScriptError(arguments: ["close_connection", name], output: "no such connection")
+    }
+
+    /// Closes, from the broker side, the connection whose broker process id is `process`.
+    public static func closeConnection(
+        process: String, reason: String = "test kills this connection", port: Int = TestEnvironment.brokerPort
+    ) async throws {
+        try await run(["ctl", "close_connection", process, reason], port: port)
     }
 
     /// Deletes a consuming service's queues (the bus declares them durable: service queue, dead letters, the retry
