@@ -43,6 +43,8 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     /// Forwards (to retry and dead-letter queues) that failed in a row, per event.
     let forwardFailures = ForwardFailures()
     private let dedupWarning = Mutex(false)
+    /// The dispatcher of the consumer running now, told when a subscription goes (its gathered batch dead-letters).
+    private let activeDispatcher = Mutex<DeliveryDispatcher<AMQPDelivery>?>(nil)
     /// Test hook: runs after the consuming side read its subscriptions and before it became visible to `subscribe`.
     package var beforeConsumerIsRecorded: (@Sendable () async -> Void)?
 
@@ -255,6 +257,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
 
     public func unsubscribe(_ subscription: SubscriptionID) async throws {
         let (removed, lastOfType) = try registry.remove(subscription)
+        await activeDispatcher.withLock { $0 }?.removeSubscription(named: subscription.name)
         if lastOfType, let connection = lifecycle.withLock({ $0.consumerConnection }) {
             let channel = try await connection.openChannel()
             try await channel.queueUnbind(topology.queue, exchange: topology.exchange, routingKey: removed.eventType)
@@ -389,16 +392,13 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         if stopNow { try? await consumer.cancel() }
         logger.info("event bus consuming", metadata: ["queue": "\(topology.queue)", "subscriptions": "\(registry.all.map(\.id.name))"])
 
-        var collectors: [String: BatchCollector] = [:]
-        for subscription in subscriptions {
-            if let batch = subscription.batch {
-                collectors[subscription.id.name] = BatchCollector(subscription: subscription, policy: batch, pipeline: pipeline)
-            }
+        let dispatcher = DeliveryDispatcher<AMQPDelivery>(pipeline: pipeline) { event, delivery, decisions in
+            await self.finalize(delivery, event, decisions, consumer)
         }
-        let context = ConsumeContext(consumer: consumer, collectors: collectors)
+        activeDispatcher.withLock { $0 = dispatcher }
+        let context = ConsumeContext(consumer: consumer, dispatcher: dispatcher)
         let limit = configuration.handlerConcurrency
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for collector in collectors.values { group.addTask { await collector.run() } }
             var handlerTasks = 0
             var result: Result<Void, any Error> = .success(())
             do {
@@ -426,9 +426,11 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             } catch {
                 result = .failure(error)
             }
-            // Consuming stopped: let in-flight handlers and batches finish before the connection goes.
-            for collector in collectors.values { collector.close() }
+            // Consuming stopped: let in-flight handlers finish, then the batches they gathered, before the
+            // connection goes.
             try await group.waitForAll()
+            activeDispatcher.withLock { if $0 === dispatcher { $0 = nil } }
+            await dispatcher.finish()
             try result.get()
         }
     }
@@ -448,72 +450,45 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     struct ConsumeContext: Sendable {
         /// Acks go through the consumer, which batches them while deliveries are buffered.
         let consumer: AMQPConsumer
-        var channel: AMQPChannel { consumer.channel }
-        let collectors: [String: BatchCollector]
+        /// Routes, fans out and batches; settles each delivery with ``finalize(_:_:_:_:)``.
+        let dispatcher: DeliveryDispatcher<AMQPDelivery>
     }
 
     private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
         if let omitted = delivery.omittedBodySize {
-            rejectTooLarge(delivery, size: omitted, context)
+            rejectTooLarge(delivery, size: omitted, context.consumer)
             return
         }
         guard let event = WireFormat.inbound(delivery, codec: configuration.codec) else {
             let placeholder = InboundEvent(
                 raw: RawEvent(eventType: delivery.properties.type ?? delivery.routingKey, id: "", payload: delivery.body),
                 redelivered: delivery.redelivered, attempt: 1, targetSubscription: nil, firstDeliveredAt: Date())
-            await finalize(delivery, placeholder, [.deadLetter(subscription: nil, reason: .unprocessable, error: "the message has no message_id and its body no Id")], context)
+            await finalize(delivery, placeholder, [.deadLetter(subscription: nil, reason: .unprocessable, error: "the message has no message_id and its body no Id")], context.consumer)
             return
         }
         logger.debug("event received", metadata: pipeline.metadata(event, nil).merging(["redelivered": "\(event.redelivered)"]) { $1 })
         guard BusTracing.isActive else {
-            await handle(event, delivery, context)
+            await context.dispatcher.dispatch(event, delivery)
             return
         }
         var traceContext = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(event.raw.headers, into: &traceContext, using: TraceHeaderExtractor())
         await withSpan("\(event.raw.eventType) process", context: traceContext, ofKind: .consumer) { span in
             if span.isRecording { span.attributes["messaging.message.id"] = event.raw.id }
-            await handle(event, delivery, context)
-        }
-    }
-
-    /// Routes a decoded event to its subscriptions and settles the delivery with their decisions.
-    private func handle(_ event: InboundEvent, _ delivery: AMQPDelivery, _ context: ConsumeContext) async {
-        let subscriptions = pipeline.route(event)
-        if subscriptions.isEmpty {
-            await finalize(delivery, event, [pipeline.unexpected(event)], context)
-            return
-        }
-        if subscriptions.count == 1, context.collectors.isEmpty || context.collectors[subscriptions[0].id.name] == nil {
-            // One subscription, no batching (the common case): its decision is the delivery's, no tracker needed.
-            await finalize(delivery, event, await pipeline.process(event, with: subscriptions[0]), context)
-            return
-        }
-        let tracker = DeliveryTracker(parts: subscriptions.count) { decisions in
-            await self.finalize(delivery, event, decisions, context)
-        }
-        for subscription in subscriptions {
-            guard let collector = context.collectors[subscription.id.name] else {
-                await tracker.complete(await pipeline.process(event, with: subscription))
-                continue
-            }
-            switch await pipeline.admit(event, to: subscription) {
-            case .decided(let decision): await tracker.complete([decision])
-            case .handle(let admitted): collector.add((admitted, tracker))
-            }
+            await context.dispatcher.dispatch(event, delivery)
         }
     }
 
     /// A body over ``RabbitMQEventBusConfiguration/maxEventSize``: rejected without requeue, so the broker moves it as it
     /// arrived to the dead-letter queue (the service queue's dead-letter route); the reason goes to the log and metrics.
-    private func rejectTooLarge(_ delivery: AMQPDelivery, size: UInt64, _ context: ConsumeContext) {
+    private func rejectTooLarge(_ delivery: AMQPDelivery, size: UInt64, _ consumer: AMQPConsumer) {
         metrics.deadLettered.increment()
         logger.warning("event dead-lettered", metadata: [
             "reason": "\(DeadLetterReason.tooLarge.rawValue)", "size": "\(size)", "limit": "\(configuration.maxEventSize)",
             "event.id": "\(delivery.properties.messageID ?? "")", "queue": "\(topology.deadLetterQueue)",
         ])
         do {
-            try context.consumer.reject(delivery, requeue: false)
+            try consumer.reject(delivery, requeue: false)
         } catch {
             logger.debug("could not reject a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
         }
@@ -523,7 +498,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     /// then ack. A forward that fails gives the delivery back after a growing pause; after
     /// ``RabbitMQEventBusConfiguration/maxForwardAttempts`` failures in a row (or at once when the copy can never be
     /// sent) the delivery is rejected, and the broker dead-letters it as it arrived. Nothing is lost either way.
-    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ context: ConsumeContext) async {
+    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ consumer: AMQPConsumer) async {
         var copies: [AMQPOutboundMessage] = []
         for decision in decisions {
             switch decision {
@@ -556,7 +531,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             }
         }
         if !copies.isEmpty {
-            guard await forward(copies, of: delivery, event, context) else { return }
+            guard await forward(copies, of: delivery, event, consumer) else { return }
             for decision in decisions {
                 switch decision {
                 case .retry(let subscription, _, let delay, let error):
@@ -575,19 +550,19 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             }
         }
         do {
-            try context.consumer.ack(delivery)
+            try consumer.ack(delivery)
             logger.debug("event acknowledged", metadata: pipeline.metadata(event, nil).merging(["decisions": "\(decisions)"]) { $1 })
         } catch {
             // When the connection went away every delivery it held ends here; the "connection lost" warning says it
             // once, and the broker redelivers them (the processed-message store absorbs what was handled already).
-            let level: Logger.Level = context.channel.connection.isOpen ? .error : .debug
+            let level: Logger.Level = consumer.channel.connection.isOpen ? .error : .debug
             logger.log(level: level, "could not acknowledge a delivery; the broker delivers it again", metadata: pipeline.metadata(event, nil).merging(["error": "\(error)"]) { $1 })
         }
     }
 
     /// Sends `copies` through the publishing channel with a deadline per confirm. Returns `true` when all are
     /// confirmed; otherwise settles the delivery itself (requeue after a pause, or reject) and returns `false`.
-    private func forward(_ copies: [AMQPOutboundMessage], of delivery: AMQPDelivery, _ event: InboundEvent, _ context: ConsumeContext) async -> Bool {
+    private func forward(_ copies: [AMQPOutboundMessage], of delivery: AMQPDelivery, _ event: InboundEvent, _ consumer: AMQPConsumer) async -> Bool {
         let key = event.raw.id.isEmpty ? "tag:\(delivery.deliveryTag)" : event.raw.id
         beginForward()
         let outcomes = await sendConfirmed(copies, until: .now + configuration.forwardTimeout)
@@ -615,7 +590,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             return true
         }
         metrics.forwardFailed.increment()
-        if unroutable { redeclareConsumerSide(on: context.channel.connection) }
+        if unroutable { redeclareConsumerSide(on: consumer.channel.connection) }
         // While the broker blocks publishing (a resource alarm) failures say nothing about the copy: do not count them.
         let failures = publisher.isBlocked ? 1 : forwardFailures.record(key)
         let metadata = pipeline.metadata(event, nil).merging([
@@ -626,7 +601,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             metrics.deadLettered.increment()
             logger.error("could not forward an event to a retry or dead-letter queue; the broker dead-letters it as it arrived (no bus headers)", metadata: metadata)
             do {
-                try context.consumer.reject(delivery, requeue: false)
+                try consumer.reject(delivery, requeue: false)
             } catch {
                 logger.debug("could not reject a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
             }
@@ -635,7 +610,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         logger.warning("could not forward an event to a retry or dead-letter queue; it goes back to the queue after a pause", metadata: metadata)
         try? await Task.sleep(for: ForwardFailures.backoff(after: failures))
         do {
-            try context.consumer.nack(delivery, requeue: true)
+            try consumer.nack(delivery, requeue: true)
         } catch {
             logger.debug("could not requeue a delivery; the broker redelivers it", metadata: ["error": "\(error)"])
         }

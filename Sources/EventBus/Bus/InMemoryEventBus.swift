@@ -145,7 +145,7 @@ public final class InMemoryEventBus: EventBus {
     /// - Throws: ``EventBusError/unknownSubscription(_:)`` when no subscription has this id.
     public func unsubscribe(_ subscription: SubscriptionID) async throws {
         _ = try engine.pipeline.registry.remove(subscription)
-        engine.requeueBatch(of: subscription.name)
+        await engine.removeSubscription(named: subscription.name)
     }
 
     private func add(_ subscription: Subscription) throws -> SubscriptionID {
@@ -186,22 +186,16 @@ public final class InMemoryEventBus: EventBus {
 // MARK: - Engine
 
 /// The queue, the delivery task and what it records. Kept apart from the bus so that the delivery task does not
-/// keep the bus alive.
+/// keep the bus alive. Routing, fan-out and batching are the shared ``DeliveryDispatcher``'s; this engine carries out
+/// its decisions the way the RabbitMQ transport does (count an ack, re-deliver later, dead-letter).
 private final class Engine: Sendable {
-    /// Admitted events gathered for one batch subscription.
-    struct Batch: Sendable {
-        var subscription: Subscription
-        var items: [DeliveryPipeline.Admitted] = []
-        var bytes = 0
-        var deadline: ContinuousClock.Instant
-    }
-
     struct State: Sendable {
         var queue: [InboundEvent] = []
         var head = 0
-        var batches: [String: Batch] = [:]
         /// The delivery task is taking or delivering something (not waiting for a signal).
         var busy = false
+        /// Events dispatched and not yet settled (gathered into a batch, or being handled).
+        var unsettled = 0
         var pendingRetries = 0
         var signalled = false
         var stopped = false
@@ -216,7 +210,7 @@ private final class Engine: Sendable {
 
         var queueIsEmpty: Bool { head == queue.count }
 
-        var isIdle: Bool { !busy && queueIsEmpty && pendingRetries == 0 && batches.isEmpty }
+        var isIdle: Bool { !busy && queueIsEmpty && pendingRetries == 0 && unsettled == 0 }
 
         mutating func enqueue(_ event: InboundEvent) {
             queue.append(event)
@@ -246,17 +240,24 @@ private final class Engine: Sendable {
 
     private enum Step {
         case deliver(InboundEvent)
-        case flush([Batch])
         case wait(idleWaiters: [CheckedContinuation<Void, Never>])
         case stop
     }
 
     let pipeline: DeliveryPipeline
     let state = Mutex(State())
+    private let dispatcher = Mutex<DeliveryDispatcher<Void>?>(nil)
 
     init(pipeline: DeliveryPipeline) {
         self.pipeline = pipeline
+        // Weak: the dispatcher's settle must not keep the engine (and its dispatcher) alive after the bus is gone.
+        let dispatcher = DeliveryDispatcher<Void>(pipeline: pipeline) { [weak self] event, _, decisions in
+            self?.settle(event, decisions)
+        }
+        self.dispatcher.withLock { $0 = dispatcher }
     }
+
+    private var currentDispatcher: DeliveryDispatcher<Void>? { dispatcher.withLock { $0 } }
 
     // MARK: Inputs
 
@@ -290,19 +291,9 @@ private final class Engine: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Sends a removed subscription's gathered events back through the queue, aimed at it, so they dead-letter.
-    func requeueBatch(of name: String) {
-        let worker = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let batch = state.batches.removeValue(forKey: name) else { return nil }
-            for item in batch.items {
-                pipeline.release(item)
-                var event = item.event
-                event.targetSubscription = name
-                state.enqueue(event)
-            }
-            return state.takeWorker()
-        }
-        worker?.resume()
+    /// A removed subscription's gathered events dead-letter (the dispatcher settles them as unexpected).
+    func removeSubscription(named name: String) async {
+        await currentDispatcher?.removeSubscription(named: name)
     }
 
     func waitUntilIdle() async {
@@ -319,19 +310,13 @@ private final class Engine: Sendable {
     // MARK: The delivery task
 
     func run() async {
+        guard let dispatcher = currentDispatcher else { return }
         while true {
-            let now = ContinuousClock.now
             let step = state.withLock { state -> Step in
                 if state.stopped { return .stop }
-                // Batches that waited long enough go first, so a steady stream cannot starve them.
-                let due = state.batches.values.filter { $0.deadline <= now }
-                if !due.isEmpty {
-                    for batch in due { state.batches[batch.subscription.id.name] = nil }
-                    state.busy = true
-                    return .flush(due)
-                }
                 if let event = state.dequeue() {
                     state.busy = true
+                    state.unsettled += 1
                     return .deliver(event)
                 }
                 state.busy = false
@@ -342,11 +327,11 @@ private final class Engine: Sendable {
             }
             switch step {
             case .stop:
+                await dispatcher.finish()
+                self.dispatcher.withLock { $0 = nil }
                 return
             case .deliver(let event):
-                await deliver(event)
-            case .flush(let batches):
-                for batch in batches { await handle(batch) }
+                await dispatcher.dispatch(event, ())
             case .wait(let waiters):
                 for waiter in waiters { waiter.resume() }
                 await waitForSignal()
@@ -368,79 +353,15 @@ private final class Engine: Sendable {
         }
     }
 
-    /// Routes one delivery and carries it through the pipeline for each subscription, in registration order.
-    private func deliver(_ event: InboundEvent) async {
-        let subscriptions = pipeline.route(event)
-        guard !subscriptions.isEmpty else {
-            carryOut(pipeline.unexpected(event), for: event)
-            return
-        }
-        for subscription in subscriptions {
-            if let policy = subscription.batch {
-                await gather(event, into: subscription, policy: policy)
-                continue
-            }
-            for decision in await pipeline.process(event, with: subscription) { carryOut(decision, for: event) }
-        }
-    }
-
-    /// Adds an admitted event to its subscription's batch, handling the batch first when the event does not fit
-    /// and at once when it is full; otherwise the batch waits at most `maximumWait` for more.
-    private func gather(_ event: InboundEvent, into subscription: Subscription, policy: BatchPolicy) async {
-        let name = subscription.id.name
-        // The store is consulted on admission: an id already gathered must be handled and recorded first.
-        let gathered = state.withLock { state in
-            state.batches[name]?.items.contains { $0.event.raw.id == event.raw.id } ?? false
-        }
-        if gathered { await flushBatch(named: name) }
-
-        let admitted: DeliveryPipeline.Admitted
-        switch await pipeline.admit(event, to: subscription) {
-        case .decided(let decision):
-            carryOut(decision, for: event)
-            return
-        case .handle(let value):
-            admitted = value
-        }
-        let fits = state.withLock { state in
-            guard let batch = state.batches[name] else { return true }
-            return policy.accepts(count: batch.items.count, bytes: batch.bytes, next: admitted.event.size)
-        }
-        if !fits { await flushBatch(named: name) }
-
-        let (full, startedNew) = state.withLock { state in
-            let startedNew = state.batches[name] == nil
-            var batch = state.batches[name] ?? Batch(subscription: subscription, deadline: .now + policy.maximumWait)
-            batch.items.append(admitted)
-            batch.bytes += admitted.event.size
-            state.batches[name] = batch
-            return (batch.items.count >= policy.maxEventsPerBatch, startedNew)
-        }
-        if full {
-            await flushBatch(named: name)
-        } else if startedNew {
-            let wait = policy.maximumWait
-            Task { [self] in
-                try? await Task.sleep(for: wait)
-                signal()
-            }
-        }
-    }
-
-    private func flushBatch(named name: String) async {
-        let batch = state.withLock { $0.batches.removeValue(forKey: name) }
-        if let batch { await handle(batch) }
-    }
-
-    private func handle(_ batch: Batch) async {
-        guard !batch.items.isEmpty else { return }
-        let decisions = await pipeline.handle(batch.items, with: batch.subscription)
-        for (item, decision) in zip(batch.items, decisions) {
-            carryOut(decision, for: item.event)
-        }
-    }
-
     // MARK: Decisions
+
+    /// An event's decisions from the dispatcher: carried out, then the event no longer counts as unsettled (and the
+    /// delivery task is woken to see whether the bus became idle).
+    private func settle(_ event: InboundEvent, _ decisions: [DeliveryDecision]) {
+        for decision in decisions { carryOut(decision, for: event) }
+        state.withLock { $0.unsettled -= 1 }
+        signal()
+    }
 
     /// Does what the RabbitMQ transport does with a decision: ack (count), re-deliver later, or dead-letter.
     private func carryOut(_ decision: DeliveryDecision, for event: InboundEvent) {
