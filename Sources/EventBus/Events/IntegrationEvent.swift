@@ -4,7 +4,7 @@ import Foundation
 ///
 /// ```swift
 /// struct ProductPriceChangedIntegrationEvent: IntegrationEvent {
-///     var id = UUID()
+///     var id = UUID.newEventID()  // like UUID(), several times cheaper on Linux
 ///     var creationDate = Date()
 ///     var productId: Int
 ///     var newPrice: Decimal

@@ -17,7 +17,7 @@ public struct ProductPriceChangedIntegrationEvent: IntegrationEvent, Equatable {
     public var oldPrice: Decimal
 
     /// Creates the event.
-    public init(id: UUID = UUID(), creationDate: Date = Date(), productId: Int, newPrice: Decimal, oldPrice: Decimal) {
+    public init(id: UUID = .newEventID(), creationDate: Date = Date(), productId: Int, newPrice: Decimal, oldPrice: Decimal) {
         self.id = id
         self.creationDate = creationDate
         self.productId = productId
