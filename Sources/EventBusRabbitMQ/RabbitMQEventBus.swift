@@ -38,8 +38,8 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     /// Running, shutting down, pending publishes, the consumer and who waits for what (``BusLifecycleStateMachine``).
     private let lifecycle = Mutex(Lifecycle())
     private let shutdown = ShutdownSignal()
-    /// `shuttingDown` without a lock, for the check on every delivery.
-    private let stopping = Atomic<Bool>(false)
+    /// Deliveries in flight and the shutdown's phases on the consuming side (``ConsumingStateMachine``).
+    private let consuming = Mutex(ConsumingStateMachine())
     /// Forwards (to retry and dead-letter queues) that failed in a row, per event.
     let forwardFailures = ForwardFailures()
     private let dedupWarning = Mutex(false)
@@ -107,13 +107,15 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     }
 
     private func beginShutdown() {
-        let (wake, consumer) = lifecycle.withLock { machine in
-            stopping.store(true, ordering: .releasing)
-            return machine.beginShutdown()
-        }
+        let (wake, consumer) = lifecycle.withLock { $0.beginShutdown() }
+        let stop = consuming.withLock { $0.shutdownRequested() }
         wake?.resume()
         shutdown.fire()
-        logger.info("event bus shutting down: consuming stops, handlers that started finish (at most \(configuration.shutdownGracePeriod)), the rest go back to the queue")
+        if case .stopConsuming(let running) = stop {
+            logger.info(
+                "event bus shutting down: consuming stops, handlers that started finish (at most \(configuration.shutdownGracePeriod)), the rest go back to the queue",
+                metadata: ["handlers.running": "\(running)"])
+        }
         if let consumer {
             Task {
                 try? await consumer.cancel()
@@ -356,9 +358,11 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         }
         timer.cancel()
         if case .graceExpired = result, !Task.isCancelled {
+            // Handlers that started and did not finish (a batch or a forward may be what is still running instead).
+            let running = if case .abandon(let count) = consuming.withLock({ $0.graceExpired() }) { count } else { 0 }
             logger.warning(
                 "handlers still running after the shutdown grace period; their deliveries go back to the queue",
-                metadata: ["grace": "\(grace)"])
+                metadata: ["grace": "\(grace)", "handlers.running": "\(running)"])
         }
         _ = work
         return result
@@ -406,19 +410,23 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
                 try await withTaskExecutorPreference(executor) {
                     for try await delivery in consumer {
                         metrics.consumed.increment()
-                        if stopping.load(ordering: .acquiring) {
+                        guard consuming.withLock({ $0.deliveryArrived() }) == .process else {
                             // Shutting down: a delivery that did not start goes back to the broker at once.
                             try? consumer.nack(delivery, requeue: true)
                             continue
                         }
                         if limit == 1 {
                             await process(delivery, context)
+                            consuming.withLock { $0.deliveryFinished() }
                         } else {
                             if handlerTasks >= limit {
                                 try await group.next()
                                 handlerTasks -= 1
                             }
-                            group.addTask(executorPreference: globalConcurrentExecutor) { await self.process(delivery, context) }
+                            group.addTask(executorPreference: globalConcurrentExecutor) {
+                                await self.process(delivery, context)
+                                self.consuming.withLock { $0.deliveryFinished() }
+                            }
                             handlerTasks += 1
                         }
                     }
