@@ -156,7 +156,10 @@ struct BenchmarkRow: Sendable, Hashable {
             rows.append(BenchmarkRow(mode: .consume, size: 256, count: n(.consume), prefetch: prefetch))
         }
         rows.append(BenchmarkRow(mode: .busPublish, size: 256, count: n(.busPublish), window: 100))
-        rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: n(.busConsume), prefetch: 100))
+        // Issue 19 compares the bus with the AMQP layer's own consume at both prefetches.
+        for prefetch in [100, 1_000] {
+            rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: n(.busConsume), prefetch: prefetch))
+        }
         // The same with processed ids in SQLite, made durable before each ack (issue 16): 5 000 events keep it short.
         rows.append(BenchmarkRow(mode: .busConsume, size: 256, count: count ?? 5_000, prefetch: 100, store: "sqlite"))
         // 5 000 events at 1 000/s: 5 s per client and repetition keeps the matrix near 10 minutes on 2 cores.

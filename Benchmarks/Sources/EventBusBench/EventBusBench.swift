@@ -16,7 +16,7 @@ struct EventBusBench: AsyncParsableCommand {
         discussion: """
             Without --mode, runs the whole matrix: publish 256 B and 4 KiB; publish-confirm 256 B and 4 KiB \
             × window 100 and 1000; consume 256 B × prefetch 100 and 1000 (C and AMQP); then bus-publish window \
-            100, bus-consume prefetch 100, bus-e2e 5000 events at 1000/s (C, AMQP and bus; bus-e2e also C-durable, \
+            100, bus-consume prefetch 100 and 1000, bus-e2e 5000 events at 1000/s (C, AMQP and bus; bus-e2e also C-durable, \
             C's latency loop with persistent messages like the Swift clients'; bus-publish also C-wire: \
             the C baseline publishing the bus's wire format, i.e. its properties, cloudEvents_* headers and mandatory \
             flag, so bus / C-wire is the cost of the Swift code alone); and \
