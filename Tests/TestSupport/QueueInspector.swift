@@ -16,11 +16,13 @@ public struct Inspector: Sendable {
     }
 
     /// The queue's consumer count, or `nil` when it does not exist (checked on a throwaway channel: a missing
-    /// queue closes the channel that asked).
+    /// queue closes the channel that asked). The probe is closed before returning: polled every 25 ms on a busy
+    /// machine, probes closed in the background could pile up towards the connection's channel limit.
     public func consumers(_ queue: String) async -> UInt32? {
         guard let probe = try? await connection.openChannel() else { return nil }
-        defer { Task { await probe.close() } }
-        return try? await probe.queueDeclarePassive(queue).consumerCount
+        let count = try? await probe.queueDeclarePassive(queue).consumerCount
+        await probe.close()
+        return count
     }
 
     /// Waits until `count` consumers consume `queue`: the bus declares and binds everything before consuming.
