@@ -245,6 +245,8 @@ struct BenchmarkOptions: Sendable {
     var transientWorkers = 64
     /// Concurrent publishing tasks for confirmed Swift and bus publishes; `nil` means one per window slot.
     var confirmWorkers: Int?
+    /// Events per `publishAll` call in the bus's `bus-publish` measurement (1: `publish` one at a time).
+    var publishAllBatch = 1
     /// How many handlers a consuming bus runs at once (its `handlerConcurrency`).
     var handlerConcurrency = 1
     /// Capacity of the consuming bus's `InMemoryProcessedMessageStore` in `bus-soak` (bounded, so the store itself

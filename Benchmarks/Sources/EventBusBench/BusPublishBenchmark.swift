@@ -8,7 +8,8 @@ import Synchronization
 /// - bus: a publish-only bus on the run's exchange (window `window` = its `publishConfirmWindow`); the runner's
 ///   queue is bound for ``BenchmarkEvent`` so the mandatory publishes are routable. `confirmWorkers ?? window`
 ///   tasks publish their share one after another (each `publish` returns after the broker's confirm), so `window`
-///   events are in flight like the C loop. Every publish encodes a fresh event (JSON, ≈`size` bytes) with the
+///   events are in flight like the C loop (with `--publish-all N`, each task publishes N at a time with `publishAll`).
+///   Every publish encodes a fresh event (JSON, ≈`size` bytes) with the
 ///   wire format's properties and headers; that is part of what is measured. The clock runs from the first publish
 ///   (bus already connected) until every publish returned.
 /// - C / AMQP: exactly `publish-confirm` (``PublishBenchmark``) with bodies of the event's JSON size: persistent,
@@ -77,6 +78,8 @@ struct BusPublishBenchmark: RowBenchmark {
         let count = self.count
         let workers = max(1, min(options.confirmWorkers ?? window, count))
         let padding = shape.padding
+        let batch = options.publishAllBatch
+        let codec = bus.configuration.codec
         return try await withStallWatchdog(
             timeout: options.stallTimeout, what: "bus publish", onStall: { _ = await running.stop(timeout: .seconds(1)) }
         ) { progress in
@@ -85,6 +88,26 @@ struct BusPublishBenchmark: RowBenchmark {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<workers {
                     let share = count / workers + (worker < count % workers ? 1 : 0)
+                    if batch > 1 {
+                        group.addTask {
+                            // publishAll takes encoded events: encoding is part of what is measured, as for publish.
+                            var index = 0
+                            while index < share {
+                                let events = try (index..<min(index + batch, share)).map { index in
+                                    let event = BenchmarkEvent(sequence: index * workers + worker, padding: padding)
+                                    return RawEvent(
+                                        eventType: BenchmarkEvent.eventTypeName, id: event.id.uuidString.lowercased(),
+                                        time: event.creationDate, payload: try codec.encode(event))
+                                }
+                                for result in await bus.publishAll(events) {
+                                    try result.get()
+                                    progress.advance()
+                                }
+                                index += events.count
+                            }
+                        }
+                        continue
+                    }
                     group.addTask {
                         for index in 0..<share {
                             try await bus.publish(BenchmarkEvent(sequence: index * workers + worker, padding: padding))

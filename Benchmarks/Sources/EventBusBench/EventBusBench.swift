@@ -69,6 +69,9 @@ struct EventBusBench: AsyncParsableCommand {
     @Option(help: "Concurrent publishing tasks for publish-confirm and bus-publish (default: the window, so the window is what is in flight).")
     var confirmWorkers: Int?
 
+    @Option(help: "bus-publish: each task publishes this many events per publishAll call (default 1: publish one at a time). Issue 19's row is --confirm-workers 16 --publish-all 10.")
+    var publishAll: Int = 1
+
     @Option(help: "Handlers a consuming bus runs at once (bus-consume, bus-e2e, bus-soak).")
     var handlerConcurrency: Int = 1
 
@@ -95,6 +98,7 @@ struct EventBusBench: AsyncParsableCommand {
         guard handlerConcurrency >= 1 else { throw ValidationError("--handler-concurrency must be at least 1") }
         guard storeCapacity >= 1 else { throw ValidationError("--store-capacity must be at least 1") }
         if let confirmWorkers, confirmWorkers < 1 { throw ValidationError("--confirm-workers must be at least 1") }
+        if publishAll < 1 { throw ValidationError("--publish-all must be at least 1") }
         if let size, !(0...(64 << 20)).contains(size) { throw ValidationError("--size must be in 0...\(64 << 20)") }
         if let window, window < 1 { throw ValidationError("--window must be at least 1") }
         if let prefetch, !(0...65_535).contains(prefetch) { throw ValidationError("--prefetch must be in 0...65535") }
@@ -184,6 +188,7 @@ struct EventBusBench: AsyncParsableCommand {
         var options = BenchmarkOptions()
         options.transientWorkers = workers
         options.confirmWorkers = confirmWorkers
+        options.publishAllBatch = publishAll
         options.handlerConcurrency = handlerConcurrency
         options.soakStoreCapacity = storeCapacity
         options.postgresURL = Self.postgresURL
