@@ -65,8 +65,12 @@ make_certs() {
 write_config() {
   mkdir -p "$run/home" "$run/mnesia" "$run/log"
   echo "[]." > "$run/enabled_plugins"
+  # backlog: the kernel's queue of connections the node has not accepted yet (RabbitMQ's default is 128). When the
+  # whole test run connects at once and the node is busy, a full queue drops new connections' SYNs, and each dropped
+  # client waits for the kernel's retransmission (1, 3, 7, 15, 31, 63 s): buses that took a minute to consume.
   cat > "$run/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$port
+tcp_listen_options.backlog = 4096
 listeners.ssl.1 = 127.0.0.1:$tls_port
 ssl_options.cacertfile = $run/tls/ca.pem
 ssl_options.certfile = $run/tls/server.pem
