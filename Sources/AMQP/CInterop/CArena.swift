@@ -83,9 +83,10 @@ final class CArena: @unchecked Sendable {
         guard let table, !table.isEmpty else { return amqp_table_t(num_entries: 0, entries: nil) }
         let entries = allocate(MemoryLayout<amqp_table_entry_t>.stride * table.count)
             .bindMemory(to: amqp_table_entry_t.self, capacity: table.count)
-        // Sorted keys make the encoding deterministic.
-        for (index, key) in table.keys.sorted().enumerated() {
-            (entries + index).initialize(to: amqp_table_entry_t(key: bytes(key), value: fieldValue(table[key]!)))
+        // In the dictionary's order: a table's entries are unordered in AMQP, and sorting the keys (then looking each
+        // up again) cost a publish about a microsecond.
+        for (index, entry) in table.enumerated() {
+            (entries + index).initialize(to: amqp_table_entry_t(key: bytes(entry.key), value: fieldValue(entry.value)))
         }
         // Clamped, not trapped: a table of 2^31 entries cannot fit in a frame, so encoding fails with a typed error.
         return amqp_table_t(num_entries: Int32(clamping: table.count), entries: entries)

@@ -30,6 +30,18 @@ enum CDecoding {
         return result
     }
 
+    /// A message's header table, its names reused from `recent` when the previous message had the same ones.
+    static func headers(_ table: amqp_table_t, recent: inout RecentPropertyStrings) -> AMQPTable {
+        var result: AMQPTable = [:]
+        guard table.num_entries > 0, let entries = table.entries else { return result }
+        result.reserveCapacity(Int(table.num_entries))
+        for index in 0..<Int(table.num_entries) {
+            let entry = entries[index]
+            result[recent.headerName(entry.key, at: index)] = fieldValue(entry.value)
+        }
+        return result
+    }
+
     static func fieldValue(_ field: amqp_field_value_t) -> AMQPFieldValue {
         func kind(_ k: amqp_field_value_kind_t) -> UInt8 { UInt8(truncatingIfNeeded: k.rawValue) }
         switch field.kind {
@@ -66,11 +78,17 @@ enum CDecoding {
     }
 
     static func properties(_ c: amqp_basic_properties_t) -> AMQPProperties {
+        var fresh = RecentPropertyStrings()
+        return properties(c, recent: &fresh)
+    }
+
+    /// A message's properties, with the strings that repeat from message to message reused from `recent`.
+    static func properties(_ c: amqp_basic_properties_t, recent: inout RecentPropertyStrings) -> AMQPProperties {
         let flags = c._flags
         var p = AMQPProperties()
-        if flags & CR_BASIC_CONTENT_TYPE_FLAG != 0 { p.contentType = string(c.content_type) }
+        if flags & CR_BASIC_CONTENT_TYPE_FLAG != 0 { p.contentType = recent.contentType.decode(c.content_type) }
         if flags & CR_BASIC_CONTENT_ENCODING_FLAG != 0 { p.contentEncoding = string(c.content_encoding) }
-        if flags & CR_BASIC_HEADERS_FLAG != 0 { p.headers = table(c.headers) }
+        if flags & CR_BASIC_HEADERS_FLAG != 0 { p.headers = headers(c.headers, recent: &recent) }
         if flags & CR_BASIC_DELIVERY_MODE_FLAG != 0 { p.deliveryMode = .init(rawValue: c.delivery_mode) }
         if flags & CR_BASIC_PRIORITY_FLAG != 0 { p.priority = c.priority }
         if flags & CR_BASIC_CORRELATION_ID_FLAG != 0 { p.correlationID = string(c.correlation_id) }
@@ -78,9 +96,9 @@ enum CDecoding {
         if flags & CR_BASIC_EXPIRATION_FLAG != 0 { p.expiration = string(c.expiration) }
         if flags & CR_BASIC_MESSAGE_ID_FLAG != 0 { p.messageID = string(c.message_id) }
         if flags & CR_BASIC_TIMESTAMP_FLAG != 0 { p.timestamp = Date(timeIntervalSince1970: TimeInterval(c.timestamp)) }
-        if flags & CR_BASIC_TYPE_FLAG != 0 { p.type = string(c.type) }
+        if flags & CR_BASIC_TYPE_FLAG != 0 { p.type = recent.type.decode(c.type) }
         if flags & CR_BASIC_USER_ID_FLAG != 0 { p.userID = string(c.user_id) }
-        if flags & CR_BASIC_APP_ID_FLAG != 0 { p.appID = string(c.app_id) }
+        if flags & CR_BASIC_APP_ID_FLAG != 0 { p.appID = recent.appID.decode(c.app_id) }
         if flags & CR_BASIC_CLUSTER_ID_FLAG != 0 { p.clusterID = string(c.cluster_id) }
         return p
     }

@@ -29,6 +29,8 @@ final class ChannelState: @unchecked Sendable {
     var recentConsumerTag = RecentString()
     var recentExchange = RecentString()
     var recentRoutingKey = RecentString()
+    /// The header names, content type, type and app id of the previous message, to reuse their `String`s.
+    var recentProperties = RecentPropertyStrings()
 
     /// Deliveries the broker counts as unacknowledged, and single acks queued in the current command batch.
     var unacked = UnackedDeliveries()

@@ -14,8 +14,10 @@ extension ConnectionDriver {
                 logger.debug("AMQP method for a closed channel ignored", metadata: ["channel": "\(frame.channel)", "method": "\(frame.payload.method.id)"])
             }
         case CR_FRAME_HEADER:
-            let properties = frame.payload.properties.decoded.map {
-                CDecoding.properties($0.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+            // No channel: contentHeader logs the frame and drops it, so its properties are not decoded.
+            let channel = lookUpChannel(frame.channel)
+            let properties = frame.payload.properties.decoded.flatMap { decoded in
+                channel.map { CDecoding.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee, recent: &$0.recentProperties) }
             }
             contentHeader(on: frame.channel, bodySize: frame.payload.properties.body_size, properties: properties)
         case CR_FRAME_BODY:

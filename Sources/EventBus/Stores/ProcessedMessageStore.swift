@@ -45,7 +45,7 @@ public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchec
 
     private let lock = NSLock()
     private var recorded: [Key: Date] = [:]
-    private var order: [Key] = []
+    private var order: [(key: Key, at: Date)] = []
     private var head = 0
     private let capacity: Int
     private let retention: Duration
@@ -67,9 +67,12 @@ public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchec
     public func markProcessed(consumer: String, messageID: String, at date: Date = Date()) async throws -> Bool {
         lock.withLock {
             let key = Key(consumer: consumer, messageID: messageID)
-            guard recorded[key] == nil else { return false }
-            recorded[key] = date
-            order.append(key)
+            // One hash on the usual path (a new id); a duplicate keeps the time it was first recorded at.
+            if let first = recorded.updateValue(date, forKey: key) {
+                recorded[key] = first
+                return false
+            }
+            order.append((key, date))
             evict(now: date)
             return true
         }
@@ -80,7 +83,7 @@ public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchec
         lock.withLock {
             let before = recorded.count
             recorded = recorded.filter { $0.value >= date }
-            order = order[head...].filter { recorded[$0] != nil }
+            order = order[head...].filter { recorded[$0.key] != nil }
             head = 0
             return before - recorded.count
         }
@@ -89,12 +92,10 @@ public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchec
     private func evict(now: Date) {
         let (seconds, attoseconds) = retention.components
         let cutoff = now.addingTimeInterval(-(Double(seconds) + Double(attoseconds) / 1e18))
+        // `order` from `head` holds exactly the recorded keys, oldest first, with their times: the oldest is checked
+        // without a lookup.
         while head < order.count {
-            let key = order[head]
-            guard let at = recorded[key] else {
-                head += 1
-                continue
-            }
+            let (key, at) = order[head]
             guard recorded.count > capacity || at < cutoff else { break }
             recorded[key] = nil
             head += 1
