@@ -19,6 +19,17 @@ struct EventIDTests {
         #expect(id.uuidString.lowercased().split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
     }
 
+    @Test func idsDrawnFromManyTasksAtOnceAreAllDifferent() async {
+        // The random bytes come from one shared block: tasks racing for it must never get the same bytes.
+        let perTask = 20_000
+        let ids = await withTaskGroup(of: [UUID].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<perTask).map { _ in UUID.newEventID() } } }
+            return await group.reduce(into: [UUID]()) { $0 += $1 }
+        }
+        #expect(ids.count == 8 * perTask)
+        #expect(Set(ids).count == 8 * perTask)
+    }
+
     @Test func eachBitOfANewEventIDVariesExceptTheVersionAndVariantBits() {
         // Over 256 ids every random bit is seen both set and clear (a stuck byte would show at once).
         var ones = [UInt8](repeating: 0, count: 16), zeros = [UInt8](repeating: 0, count: 16)
