@@ -95,6 +95,14 @@ start() {
   if [ "$fresh" = "--fresh" ] && ! running; then rm -rf "$run/mnesia"; fi
   write_config
   if ! running; then
+    # Someone else on our ports (most often the broker of another checkout of this repository): say so, instead of
+    # the node's crash report about a port already in use.
+    local taken
+    for taken in "$port" "$tls_port" "$dist_port"; do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$taken") 2>/dev/null; then
+        die "port $taken on 127.0.0.1 is taken by another process (a broker started from another checkout? stop it there with scripts/broker.sh stop), or pick other ports: EVENTBUS_BROKER_PORT=<port> (TLS and distribution ports follow it)"
+      fi
+    done
     nohup "$bin/rabbitmq-server" >"$run/log/stdout.log" 2>&1 &
     echo $! > "$run/server.pid"
   fi
