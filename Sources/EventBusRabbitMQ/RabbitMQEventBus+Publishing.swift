@@ -8,15 +8,7 @@ import Tracing
 /// the next channel until ``RabbitMQEventBusConfiguration/publishTimeout``.
 extension RabbitMQEventBus {
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
-        let payload: Data
-        do {
-            payload = try configuration.codec.encode(event)
-        } catch {
-            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
-        }
-        try await publish(RawEvent(
-            eventType: Event.eventTypeName, id: event.id.lowercasedText, subject: subject,
-            time: event.creationDate, payload: payload))
+        try await publish(RawEvent(encoding: event, subject: subject, codec: configuration.codec))
     }
 
     public func publish(_ event: RawEvent) async throws {

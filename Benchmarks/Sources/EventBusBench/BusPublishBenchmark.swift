@@ -94,10 +94,9 @@ struct BusPublishBenchmark: RowBenchmark {
                             var index = 0
                             while index < share {
                                 let events = try (index..<min(index + batch, share)).map { index in
-                                    let event = BenchmarkEvent(sequence: index * workers + worker, padding: padding)
-                                    return RawEvent(
-                                        eventType: BenchmarkEvent.eventTypeName, id: event.id.uuidString.lowercased(),
-                                        time: event.creationDate, payload: try codec.encode(event))
+                                    try RawEvent(
+                                        encoding: BenchmarkEvent(sequence: index * workers + worker, padding: padding),
+                                        codec: codec)
                                 }
                                 for result in await bus.publishAll(events) {
                                     try result.get()

@@ -77,25 +77,17 @@ public final class InMemoryEventBus: EventBus {
     ///
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)`` when the event cannot be encoded.
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
-        let payload: Data
-        do {
-            payload = try EventCodec().encode(event)
-        } catch {
-            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
-        }
-        let id = event.id.lowercasedText
+        var raw = try RawEvent(encoding: event, subject: subject, codec: EventCodec())
         let source = source ?? serviceName
-        var headers = [
+        raw.source = source
+        raw.headers = [
             EventHeaders.specVersion: "1.0",
-            EventHeaders.id: id,
+            EventHeaders.id: raw.id,
             EventHeaders.source: source,
             EventHeaders.type: Event.eventTypeName,
             EventHeaders.time: EventDate.format(event.creationDate),
         ]
-        if let subject { headers[EventHeaders.subject] = subject }
-        let raw = RawEvent(
-            eventType: Event.eventTypeName, id: id, source: source, subject: subject, time: event.creationDate,
-            headers: headers, payload: payload)
+        if let subject { raw.headers[EventHeaders.subject] = subject }
         engine.publish(raw)
     }
 

@@ -20,8 +20,7 @@ extension UUID {
     /// }
     /// ```
     public static func newEventID() -> UUID {
-        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &bytes) { EventIDRandomness.fill($0) }
+        var bytes = EventIDRandomness.next()
         bytes.6 = (bytes.6 & 0x0F) | 0x40  // version 4
         bytes.8 = (bytes.8 & 0x3F) | 0x80  // RFC 9562 variant
         return UUID(uuid: bytes)
@@ -30,11 +29,9 @@ extension UUID {
 
 /// Secure random bytes for event ids, drawn from `arc4random_buf` a block at a time.
 enum EventIDRandomness {
-    private static let blockSize = 4_096
-
-    private struct Pool: ~Copyable {
-        var bytes = [UInt8](repeating: 0, count: EventIDRandomness.blockSize)
-        var used = EventIDRandomness.blockSize
+    private struct Pool {
+        var bytes = [UInt8](repeating: 0, count: 4_096)
+        var used = 4_096
         var generation: UInt64 = 0
     }
 
@@ -43,28 +40,26 @@ enum EventIDRandomness {
     /// Bumped in a child after `fork`: the parent's unused bytes must not give the child the same ids.
     private static let forks = Atomic<UInt64>(0)
     private static let forkWatch: Void = {
-        #if canImport(Glibc) || canImport(Darwin)
         pthread_atfork(nil, nil) { EventIDRandomness.forks.add(1, ordering: .relaxed) }
-        #endif
     }()
 
-    /// Fills `buffer` (at most `blockSize` bytes) with random bytes.
-    static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
-        guard let target = buffer.baseAddress, buffer.count <= blockSize else {
-            if let target = buffer.baseAddress { arc4random_buf(target, buffer.count) }
-            return
-        }
+    /// 16 random bytes, each handed out once.
+    static func next() -> uuid_t {
         _ = forkWatch
         let generation = forks.load(ordering: .relaxed)
+        var id: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         pool.withLock { pool in
-            if pool.used + buffer.count > blockSize || pool.generation != generation {
+            if pool.used + 16 > pool.bytes.count || pool.generation != generation {
                 pool.bytes.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
                 pool.used = 0
                 pool.generation = generation
             }
             let start = pool.used
-            pool.bytes.withUnsafeBytes { target.copyMemory(from: $0.baseAddress! + start, byteCount: buffer.count) }
-            pool.used += buffer.count
+            withUnsafeMutableBytes(of: &id) { target in
+                pool.bytes.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + 16])) }
+            }
+            pool.used += 16
         }
+        return id
     }
 }

@@ -32,6 +32,22 @@ public struct RawEvent: Sendable, Hashable {
         self.payload = payload
     }
 
+    /// Encodes `event` with `codec`: its type name, lowercased id, creation time and JSON body (no source and no
+    /// headers; a bus adds its own when it publishes).
+    ///
+    /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)`` when the event cannot be encoded.
+    public init<Event: IntegrationEvent>(encoding event: Event, subject: String? = nil, codec: EventCodec) throws {
+        let payload: Data
+        do {
+            payload = try codec.encode(event)
+        } catch {
+            throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
+        }
+        self.init(
+            eventType: Event.eventTypeName, id: event.id.lowercasedText, subject: subject, time: event.creationDate,
+            payload: payload)
+    }
+
     /// Decodes the payload as `type`, accepting PascalCase (.NET) and camelCase keys. The payload is in memory
     /// already (a transport bounds it when it reads it: `maxEventSize`), so no further size limit applies here.
     public func decode<Event: Decodable>(_ type: Event.Type) throws -> Event {
