@@ -37,7 +37,12 @@ enum CDecoding {
         result.reserveCapacity(Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
-            result[recent.headerName(entry.key, at: index)] = fieldValue(entry.value)
+            let (name, slot) = recent.headerName(entry.key, at: index)
+            if let slot, entry.value.kind == UInt8(truncatingIfNeeded: AMQP_FIELD_KIND_UTF8.rawValue) {
+                result[name] = recent.headerText(entry.value.value.bytes, slot: slot)
+            } else {
+                result[name] = fieldValue(entry.value)
+            }
         }
         return result
     }

@@ -4,49 +4,72 @@ import Foundation
 /// Decodes C bytes into a `String`, returning the previous `String` when the bytes are the same as last time.
 /// Consecutive deliveries on a channel nearly always carry the same consumer tag, exchange and routing key, so
 /// this saves an allocation and a UTF-8 validation per field and delivery (and equal strings then share storage,
-/// which makes comparing them cheap).
+/// which makes comparing them cheap). The bytes are compared with the kept string's own UTF-8, so a miss costs no
+/// more than decoding without reuse.
 struct RecentString {
-    private var bytes: [UInt8] = []
     private var string = ""
 
+    /// The string of `raw`, repairing invalid UTF-8 (as `String(decoding:as:)` does).
     mutating func decode(_ raw: amqp_bytes_t) -> String {
-        let count = raw.len
-        guard count > 0, let base = raw.bytes else { return "" }
+        guard raw.len > 0, raw.bytes != nil else { return "" }
         if let same = ifSame(raw) { return same }
-        bytes = Array(UnsafeRawBufferPointer(start: base, count: count))
-        string = String(decoding: bytes, as: UTF8.self)
+        string = CDecoding.string(raw)
         return string
+    }
+
+    /// The string of `raw` when it is valid UTF-8, else `nil` (and nothing is kept).
+    mutating func validating(_ raw: amqp_bytes_t) -> String? {
+        guard raw.len > 0, let base = raw.bytes else { return "" }
+        if let same = ifSame(raw) { return same }
+        guard let text = String(validating: UnsafeRawBufferPointer(start: base, count: raw.len), as: UTF8.self) else { return nil }
+        string = text
+        return text
     }
 
     /// The kept `String` when `raw` holds the same (non-empty) bytes, else `nil`.
     func ifSame(_ raw: amqp_bytes_t) -> String? {
         let count = raw.len
-        guard count > 0, count == bytes.count, let base = raw.bytes else { return nil }
-        return bytes.withUnsafeBytes({ memcmp($0.baseAddress!, base, count) == 0 }) ? string : nil
+        guard count > 0, count == string.utf8.count, let base = raw.bytes else { return nil }
+        let same = string.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, base, count) == 0 }
+        return same == true ? string : nil
     }
 }
 
 /// The `String`s of the previous message's properties that the next message on a channel nearly always repeats: its
-/// header names (looked up at the same position first, then at the others), content type, type and app id. An event
-/// bus message carries half a dozen header names of 14 to 27 bytes; reusing them saves an allocation and a UTF-8
-/// validation each, and equal names then share storage, which makes the dictionary lookups on them cheap.
+/// header names (looked up at the same position first, then at the others) and their text values, content type, type
+/// and app id. An event bus message carries half a dozen header names of 14 to 27 bytes, and some of their values (the
+/// event type, the source) repeat too; reusing them saves an allocation and a UTF-8 validation each, and equal names
+/// then share storage, which makes the dictionary lookups on them cheap.
 struct RecentPropertyStrings {
     /// At most this many header names are remembered; later ones are decoded afresh.
     static let headerSlots = 16
     var headerNames: [RecentString] = []
+    /// The last text value seen under the name in the same slot of ``headerNames``.
+    var headerValues: [RecentString] = []
     var contentType = RecentString()
     var type = RecentString()
     var appID = RecentString()
 
-    /// The name of top-level header `index`: the previous message's name at that position, or at another one (a
-    /// Swift publisher writes a dictionary's names in an order that differs from message to message), or a new one.
-    mutating func headerName(_ raw: amqp_bytes_t, at index: Int) -> String {
-        guard index < Self.headerSlots else { return CDecoding.string(raw) }
-        while headerNames.count <= index { headerNames.append(RecentString()) }
-        if let same = headerNames[index].ifSame(raw) { return same }
-        for slot in headerNames.indices where slot != index {
-            if let same = headerNames[slot].ifSame(raw) { return same }
+    /// The name of top-level header `index` and the slot it was found or kept in: the previous message's name at that
+    /// position, or at another one (a Swift publisher writes a dictionary's names in an order that differs from message
+    /// to message), or a new one (slot `nil` past ``headerSlots``).
+    mutating func headerName(_ raw: amqp_bytes_t, at index: Int) -> (name: String, slot: Int?) {
+        guard index < Self.headerSlots else { return (CDecoding.string(raw), nil) }
+        while headerNames.count <= index {
+            headerNames.append(RecentString())
+            headerValues.append(RecentString())
         }
-        return headerNames[index].decode(raw)
+        if let same = headerNames[index].ifSame(raw) { return (same, index) }
+        for slot in headerNames.indices where slot != index {
+            if let same = headerNames[slot].ifSame(raw) { return (same, slot) }
+        }
+        return (headerNames[index].decode(raw), index)
+    }
+
+    /// A text header value found under the name in `slot`: the kept string when the bytes are the same as last time,
+    /// else the new text (``AMQPFieldValue/bytes(_:)`` when it is not valid UTF-8, as for any field value).
+    mutating func headerText(_ raw: amqp_bytes_t, slot: Int) -> AMQPFieldValue {
+        if let text = headerValues[slot].validating(raw) { return .string(text) }
+        return .bytes(CDecoding.byteArray(raw))
     }
 }

@@ -27,7 +27,7 @@ public struct AMQPDecimal: Sendable, Hashable, CustomStringConvertible {
 /// Every type of the 0-9-1 field-table grammar as RabbitMQ reads it is here; a value round-trips through the
 /// broker with the same case. Literals make arguments easy: `["x-message-ttl": 1_000, "x-queue-type": "quorum"]`
 /// (integer literals are `int64`, floating-point literals `double`).
-public indirect enum AMQPFieldValue: Sendable, Hashable {
+public enum AMQPFieldValue: Sendable, Hashable {
     case bool(Bool)
     case int8(Int8)
     case uint8(UInt8)
