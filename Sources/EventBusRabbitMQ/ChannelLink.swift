@@ -107,14 +107,13 @@ final class ChannelLink: Sendable {
         stallTimeout: Duration, onStall: @escaping @Sendable (AMQPChannel) -> Void,
         timeoutError: @escaping @Sendable () -> any Error
     ) async throws -> [Result<Void, AMQPError>] {
-        let stallCheck = sweeper.register(deadline: min(deadline, ContinuousClock.now + stallTimeout)) {
+        let stallCheck = DeadlineSweeper.Checkpoint(at: ContinuousClock.now + stallTimeout) {
             guard channel.isOpen, !channel.connection.isBlocked else { return }
             onStall(channel)
         }
-        defer { sweeper.cancel(stallCheck) }
-        return try await sweeper.wait(until: deadline, timeoutError: timeoutError) { complete in
+        return try await sweeper.wait(until: deadline, checkpoint: stallCheck, timeoutError: timeoutError) { complete in
             // The same deadline in the AMQP layer: what is still unsent then is withdrawn, never sent late.
-            channel.publish(messages, deadline: deadline) { complete(.success($0)) }
+            channel.publish(messages, deadline: deadline) { complete.finish(.success($0)) }
         }
     }
 }

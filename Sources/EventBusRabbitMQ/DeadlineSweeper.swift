@@ -92,40 +92,95 @@ final class DeadlineSweeper: @unchecked Sendable {
         for entry in overdue { entry.expire() }
     }
 
-    /// Starts an operation that reports through a completion handler (`start` gets the handler) and returns its
-    /// result, or throws `timeoutError()` once `deadline` passes, whichever comes first; a later result is dropped.
-    /// No task is created: the caller suspends until the handler or the timer resumes it. An operation whose deadline
-    /// passed already is not started.
+    /// Starts an operation that reports its result to the ``Waiter`` that `start` gets (``Waiter/finish(_:)``) and
+    /// returns that result, or throws `timeoutError()` once `deadline` passes, whichever comes first; a later result is
+    /// dropped. No task is created: the caller suspends until the operation or the timer resumes it. An operation
+    /// whose deadline passed already is not started.
+    ///
+    /// With a `checkpoint`, `checkpoint.run` is called once at `checkpoint.at`, or at the deadline (before the timeout)
+    /// when that comes first, if the operation is still running then: e.g. to act on an operation that stalls. The
+    /// operation holds one registration at a time (first for the checkpoint, then for the deadline), and its state is
+    /// one object that every callback captures alone, so the common case, an operation that finishes before its
+    /// checkpoint, costs one allocation, one registration and one removal.
     func wait<T: Sendable>(
-        until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error,
-        _ start: (_ complete: @escaping @Sendable (Result<T, any Error>) -> Void) -> Void
+        until deadline: ContinuousClock.Instant, checkpoint: Checkpoint? = nil,
+        timeoutError: @escaping @Sendable () -> any Error,
+        _ start: (Waiter<T>) -> Void
     ) async throws -> T {
         guard ContinuousClock.now < deadline else { throw timeoutError() }
         return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
-            let outcome = OneShot(continuation)
-            let id = register(deadline: deadline) { outcome.resume(with: .failure(timeoutError())) }
-            start { result in
-                self.cancel(id)
-                outcome.resume(with: result)
+            let waiter = Waiter(continuation, sweeper: self, deadline: deadline, checkpoint: checkpoint, timeoutError: timeoutError)
+            if let checkpoint, checkpoint.at < deadline {
+                waiter.registration.store(register(deadline: checkpoint.at) { waiter.reachCheckpoint() }, ordering: .releasing)
+            } else {
+                waiter.registration.store(register(deadline: deadline) { waiter.expire() }, ordering: .releasing)
             }
+            start(waiter)
         }
     }
-}
 
-/// A continuation that the first of several racing parties resumes; later attempts do nothing.
-final class OneShot<T: Sendable>: Sendable {
-    private let continuation: UnsafeContinuation<T, any Error>
-    private let resumed = Atomic<Bool>(false)
-
-    init(_ continuation: UnsafeContinuation<T, any Error>) {
-        self.continuation = continuation
+    /// A call made once while an operation of ``wait(until:checkpoint:timeoutError:_:)`` is still running.
+    struct Checkpoint: Sendable {
+        /// When to call ``run``.
+        let at: ContinuousClock.Instant
+        /// What to do then (outside any lock).
+        let run: @Sendable () -> Void
     }
 
-    /// Resumes the continuation with `result` unless someone did already; returns whether this call did.
-    @discardableResult
-    func resume(with result: Result<T, any Error>) -> Bool {
-        guard !resumed.exchange(true, ordering: .acquiringAndReleasing) else { return false }
-        continuation.resume(with: result)
-        return true
+    /// One operation of ``wait(until:checkpoint:timeoutError:_:)``: the first of its result and its timeout resumes
+    /// the caller; later attempts do nothing.
+    final class Waiter<T: Sendable>: Sendable {
+        private let continuation: UnsafeContinuation<T, any Error>
+        private let resumed = Atomic<Bool>(false)
+        /// The sweeper registration that currently bounds the operation.
+        fileprivate let registration = Atomic<UInt64>(0)
+        private let sweeper: DeadlineSweeper
+        private let deadline: ContinuousClock.Instant
+        private let checkpoint: Checkpoint?
+        private let timeoutError: @Sendable () -> any Error
+
+        fileprivate init(
+            _ continuation: UnsafeContinuation<T, any Error>, sweeper: DeadlineSweeper, deadline: ContinuousClock.Instant,
+            checkpoint: Checkpoint?, timeoutError: @escaping @Sendable () -> any Error
+        ) {
+            self.continuation = continuation
+            self.sweeper = sweeper
+            self.deadline = deadline
+            self.checkpoint = checkpoint
+            self.timeoutError = timeoutError
+        }
+
+        /// Whether the caller was resumed already.
+        var isResumed: Bool { resumed.load(ordering: .acquiring) }
+
+        /// The operation's result: resumes the caller (unless the timeout did already) and removes the registration.
+        func finish(_ result: Result<T, any Error>) {
+            guard resume(with: result) else { return }
+            sweeper.cancel(registration.load(ordering: .acquiring))
+        }
+
+        /// The deadline passed (a checkpoint at or after it runs first).
+        fileprivate func expire() {
+            if let checkpoint, checkpoint.at >= deadline, !isResumed { checkpoint.run() }
+            resume(with: .failure(timeoutError()))
+        }
+
+        /// The checkpoint's time came before the deadline.
+        fileprivate func reachCheckpoint() {
+            guard !isResumed, let checkpoint else { return }
+            checkpoint.run()
+            // Now bounded by the deadline; when the operation finished meanwhile, its completion may have removed the
+            // old registration only, so the new one is removed here.
+            let id = sweeper.register(deadline: deadline) { self.expire() }
+            registration.store(id, ordering: .releasing)
+            if isResumed { sweeper.cancel(id) }
+        }
+
+        @discardableResult
+        private func resume(with result: Result<T, any Error>) -> Bool {
+            guard !resumed.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+            continuation.resume(with: result)
+            return true
+        }
     }
 }

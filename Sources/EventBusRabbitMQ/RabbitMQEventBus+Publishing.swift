@@ -8,7 +8,8 @@ import Tracing
 /// the next channel until ``RabbitMQEventBusConfiguration/publishTimeout``.
 extension RabbitMQEventBus {
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
-        try await publish(RawEvent(encoding: event, subject: subject, codec: configuration.codec))
+        // The source set here, not by publishAll: no copy of the event to fill it in.
+        try await publish(RawEvent(encoding: event, subject: subject, source: configuration.serviceName, codec: configuration.codec))
     }
 
     public func publish(_ event: RawEvent) async throws {
@@ -116,7 +117,8 @@ extension RabbitMQEventBus {
     /// confirms stalled) is sent again on the next channel. Used for events and for the copies forwarded to retry
     /// and dead-letter queues alike, so both get the same channel replacement and stall rules.
     func sendConfirmed(_ messages: [AMQPOutboundMessage], until deadline: ContinuousClock.Instant) async -> [SendOutcome] {
-        var results = [SendOutcome?](repeating: nil, count: messages.count)
+        // What is still unsent at the end timed out.
+        var results = [SendOutcome](repeating: .timedOut, count: messages.count)
         var unsent = Array(messages.indices)
         while !unsent.isEmpty {
             let outcomes: [Result<Void, AMQPError>]
@@ -126,8 +128,8 @@ extension RabbitMQEventBus {
                 let batch = unsent.count == messages.count ? messages : unsent.map { messages[$0] }
                 outcomes = try await publisher.send(
                     batch, on: channel, until: deadline, stallTimeout: configuration.publishConfirmStallTimeout,
-                    onStall: { [self, stall = configuration.publishConfirmStallTimeout] stalled in
-                        abandon(stalled, because: "no publisher confirm for \(stall)")
+                    onStall: { [self] stalled in
+                        abandon(stalled, because: "no publisher confirm for \(configuration.publishConfirmStallTimeout)")
                     }, timeoutError: { PublishDeadlinePassed() })
             } catch {
                 for index in unsent { results[index] = error is PublishDeadlinePassed ? .timedOut : .stopped(error) }
@@ -170,7 +172,7 @@ extension RabbitMQEventBus {
                 break
             }
         }
-        return results.map { $0 ?? .timedOut }
+        return results
     }
 
     /// After a publish failed on `channel`: when the channel still looks open (``abandon(_:because:)`` is closing it,

@@ -32,11 +32,14 @@ public struct RawEvent: Sendable, Hashable {
         self.payload = payload
     }
 
-    /// Encodes `event` with `codec`: its type name, lowercased id, creation time and JSON body (no source and no
-    /// headers; a bus adds its own when it publishes).
+    /// Encodes `event` with `codec`: its type name, lowercased id, creation time and JSON body, with `subject` and
+    /// `source` as given (no headers; a bus adds its own when it publishes, and its service name as the source when
+    /// `source` is `nil`).
     ///
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)`` when the event cannot be encoded.
-    public init<Event: IntegrationEvent>(encoding event: Event, subject: String? = nil, codec: EventCodec) throws {
+    public init<Event: IntegrationEvent>(
+        encoding event: Event, subject: String? = nil, source: String? = nil, codec: EventCodec
+    ) throws {
         let payload: Data
         do {
             payload = try codec.encode(event)
@@ -44,8 +47,8 @@ public struct RawEvent: Sendable, Hashable {
             throw EventBusError.encodingFailed(eventType: Event.eventTypeName, reason: "\(error)")
         }
         self.init(
-            eventType: Event.eventTypeName, id: event.id.lowercasedText, subject: subject, time: event.creationDate,
-            payload: payload)
+            eventType: Event.eventTypeName, id: event.id.lowercasedText, source: source, subject: subject,
+            time: event.creationDate, payload: payload)
     }
 
     /// Decodes the payload as `type`, accepting PascalCase (.NET) and camelCase keys. The payload is in memory

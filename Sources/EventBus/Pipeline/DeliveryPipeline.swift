@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The delivery rules of DESIGN section 5, independent of any broker: route → filter → decode → dedup →
 /// handle → record, and the failure path (retry or dead-letter). A transport feeds it deliveries and carries out
@@ -13,6 +14,8 @@ package struct DeliveryPipeline: Sendable {
     package let metrics: BusMetrics
     /// One copy of an id at a time through dedup, handler and record (DESIGN section 5, step 2).
     package let gate = ProcessingGate()
+    /// `<service>/<subscription>` per subscription, made once rather than per delivery.
+    private let consumerNames = ConsumerNames()
 
     package init(registry: SubscriptionRegistry, store: any ProcessedMessageStore, serviceName: String, logger: Logger, metrics: BusMetrics) {
         self.registry = registry
@@ -28,7 +31,7 @@ package struct DeliveryPipeline: Sendable {
         package let value: any Sendable
         package let context: EventContext
         /// The ``ProcessingGate`` key this event holds until it is handled (or ``release(_:)``d).
-        let gateKey: String?
+        let gateKey: ProcessingGate.Key?
     }
 
     /// The outcome of the steps before handling.
@@ -37,7 +40,9 @@ package struct DeliveryPipeline: Sendable {
         case decided(DeliveryDecision)
     }
 
-    package func consumerName(_ subscription: Subscription) -> String { "\(serviceName)/\(subscription.id.name)" }
+    package func consumerName(_ subscription: Subscription) -> String {
+        consumerNames.name(for: subscription.id.name, of: serviceName)
+    }
 
     /// The subscriptions an event goes to; empty when none handles its type (then dead-letter it).
     package func route(_ event: InboundEvent) -> [Subscription] {
@@ -74,10 +79,10 @@ package struct DeliveryPipeline: Sendable {
         }
         let consumer = consumerName(subscription)
         let mustCheck = subscription.options.dedupMode == .always || event.redelivered || event.attempt > 1
-        var gateKey: String?
+        var gateKey: ProcessingGate.Key?
         if mustCheck {
             // A second copy in flight waits here for the first to be recorded, then is found in the store below.
-            let key = consumer + "\u{0}" + event.raw.id
+            let key = ProcessingGate.Key(consumer: consumer, messageID: event.raw.id)
             await gate.enter(key)
             do {
                 if try await store.contains(consumer: consumer, messageID: event.raw.id) {
@@ -190,4 +195,21 @@ extension Duration {
     }
 
     package var milliseconds: Int64 { nanoseconds / 1_000_000 }
+}
+
+/// The consumer names of a pipeline's subscriptions, made on first use: joining the two names per delivery would cost
+/// an allocation each time.
+private final class ConsumerNames: Sendable {
+    private let names = Mutex<[String: String]>([:])
+
+    func name(for subscription: String, of service: String) -> String {
+        names.withLock { names in
+            if let name = names[subscription] { return name }
+            let name = "\(service)/\(subscription)"
+            // Bounded for a service that subscribes and unsubscribes under ever new names.
+            if names.count >= 1_024 { names.removeAll() }
+            names[subscription] = name
+            return name
+        }
+    }
 }

@@ -4,14 +4,20 @@ import Foundation
 /// copy (a redelivery, an outbox re-send, a duplicate inside one batch window) waits until the first is handled and
 /// recorded, then finds it in the processed-message store. Across instances the store's unique key decides.
 package final class ProcessingGate: @unchecked Sendable {
+    /// One event id of one consumer. Holds the two strings as they are (no joined text to allocate per event).
+    package struct Key: Hashable, Sendable {
+        package let consumer: String
+        package let messageID: String
+    }
+
     private let lock = NSLock()
     /// Keys being processed, each with the copies waiting for it (first come, first served).
-    private var held: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var held: [Key: [CheckedContinuation<Void, Never>]] = [:]
 
     package init() {}
 
     /// Returns once the caller holds `key`; pair every call with ``leave(_:)``.
-    package func enter(_ key: String) async {
+    package func enter(_ key: Key) async {
         let entered = lock.withLock {
             guard held[key] == nil else { return false }
             held[key] = []
@@ -32,7 +38,7 @@ package final class ProcessingGate: @unchecked Sendable {
     }
 
     /// Gives `key` to the next waiting copy, or frees it.
-    package func leave(_ key: String) {
+    package func leave(_ key: Key) {
         let next = lock.withLock { () -> CheckedContinuation<Void, Never>? in
             guard var waiting = held[key] else { return nil }
             guard !waiting.isEmpty else {
