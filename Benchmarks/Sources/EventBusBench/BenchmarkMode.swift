@@ -1,4 +1,6 @@
+import CRawBaseline
 import Foundation
+import Synchronization
 
 /// What one benchmark row measures. The `AMQP`-layer modes (`publish`, `publish-confirm`, `consume`) run the
 /// Swift `AMQP` layer and the raw librabbitmq-c baseline (`CRawBaseline`); the bus modes (`bus-publish`,
@@ -39,6 +41,10 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         case .busSoak, .outbox, .webhook: [.bus]
         }
     }
+
+    /// Whether the runner adds a counted pass (``MallocCount``) to this mode's rows: the bus rows, whose AMQP and C
+    /// clients give the figures to compare with.
+    var countsAllocations: Bool { self == .busPublish || self == .busConsume }
 
     /// The client the mode's target applies to.
     var primaryClient: BenchmarkClient {
@@ -272,8 +278,16 @@ struct Measurement: Sendable {
     var cpuSeconds: Double?
     /// Process RSS over the run, for `bus-soak` only.
     var memory: MemoryProfile?
+    /// `malloc` calls the whole process made while the client ran, in the runner's counted pass only (``MallocCount``).
+    var mallocs: UInt64?
 
     var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
+
+    /// `malloc` calls per message, when counted.
+    var mallocsPerMessage: Double? {
+        guard let mallocs, messages > 0 else { return nil }
+        return Double(mallocs) / Double(messages)
+    }
 
     /// CPU microseconds per message, when measured.
     var cpuMicrosecondsPerMessage: Double? {
@@ -291,12 +305,37 @@ enum ProcessCPU {
         return value(usage.ru_utime) + value(usage.ru_stime)
     }
 
-    /// Runs `body` and stores the CPU time it took in the measurement it returns.
+    /// Runs `body` and stores the CPU time it took in the measurement it returns, and the `malloc` calls it made when
+    /// the runner's counted pass armed ``MallocCount``.
     static func measuring(_ body: () async throws -> Measurement) async rethrows -> Measurement {
+        let counting = MallocCount.armed.load(ordering: .relaxed)
+        let mallocsBefore = counting ? MallocCount.start() : 0
+        defer { if counting { MallocCount.stop() } }
         let before = seconds()
         var measurement = try await body()
         measurement.cpuSeconds = seconds() - before
+        if counting { measurement.mallocs = raw_malloc_count() - mallocsBefore }
         return measurement
+    }
+}
+
+/// The process's `malloc` calls, counted by the benchmark's own `malloc` (CRawBaseline's `malloc_counter.c`, which
+/// hands every call on to glibc's). Allocations per message do not move with the machine's load, unlike CPU time, so
+/// a change to the hot path can be judged in one run. Counting costs an atomic add per call, so only the runner's
+/// separate counted pass (one more run of each client on the bus rows) counts; the timed repetitions do not.
+enum MallocCount {
+    /// Set by the runner during its counted pass; ``ProcessCPU/measuring(_:)`` then counts around the measured part.
+    static let armed = Atomic<Bool>(false)
+
+    /// Switches counting on and returns the count so far.
+    static func start() -> UInt64 {
+        raw_malloc_counting(1)
+        return raw_malloc_count()
+    }
+
+    /// Switches counting off.
+    static func stop() {
+        raw_malloc_counting(0)
     }
 }
 

@@ -4,7 +4,8 @@ import Foundation
 /// soak) and, with `--json`, one JSON object per row and client with the medians (`client` `c`/`amqp`/`bus`, and
 /// `c-wire` on `bus-publish`, `mode`, `size`, `messages`, `seconds`, `msgs_per_sec`, plus `window` / `prefetch` /
 /// `rate` / `store`, `repeat`, spread, process CPU per message, `ratio` (client / C) on the non-C objects,
-/// `ratio_c_wire` (bus / C-wire) on the bus object of `bus-publish`, `p50_ms` / `p99_ms` on latency and outbox rows,
+/// `ratio_c_wire` (bus / C-wire) on the bus object of `bus-publish`, `mallocs_per_msg` (the counted pass) on the bus
+/// rows, `p50_ms` / `p99_ms` on latency and outbox rows,
 /// `rss_*` on the soak row, and `target_met` on the client a target applies to).
 struct BenchmarkReport {
     /// The end-to-end p99 the bus must stay under on `bus-e2e` rows, in milliseconds.
@@ -14,12 +15,16 @@ struct BenchmarkReport {
 
     /// The table's heading; `wireFormat` adds what C-wire means (when a `bus-publish` row is in the run), `durable`
     /// what C-durable means (when a `bus-e2e` row is).
-    static func heading(repetitions: String, wireFormat: Bool = false, durable: Bool = false) -> String {
+    static func heading(repetitions: String, wireFormat: Bool = false, durable: Bool = false, counted: Bool = false) -> String {
         var text = "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
             + "bus ≥ 0.8× C, bus-e2e p99 ≤ \(String(format: "%.0f", targetP99Milliseconds)) ms"
         if wireFormat {
             text += "\nbus-publish: C-wire = C publishing the bus's wire format (properties, cloudEvents_* headers, mandatory, "
                 + "bus exchange); (×w vs C-wire) = bus / C-wire, the cost of the Swift code alone"
+        }
+        if counted {
+            text += "\nbus rows: mallocs/msg = malloc calls of the whole process per message, counted in one more run of each client "
+                + "(not timed): unlike CPU time it does not move with the machine's load"
         }
         if durable {
             text += "\nbus-e2e: C-durable = the C latency loop with persistent messages, like the AMQP and bus rows (C's are transient)"
@@ -86,6 +91,10 @@ struct BenchmarkReport {
                     }
                 }
                 if !cpu.isEmpty { line += " CPU µs/msg " + cpu.joined(separator: " ") }
+                let mallocs = row.mode.clients.compactMap { client in
+                    result.mallocsPerMessage[client].map { client.displayName + " " + String(format: "%.1f", $0) }
+                }
+                if !mallocs.isEmpty { line += "  mallocs/msg " + mallocs.joined(separator: " ") }
                 if let target = row.targetRatio, let ratio = result.ratio(row.mode.primaryClient), ratio < target {
                     line += "  \(row.mode.primaryClient.displayName) < \(target)× C"
                 }
@@ -133,6 +142,7 @@ struct BenchmarkReport {
                     if let p50 = summary.p50Milliseconds { object.add("p50_ms", p50, decimals: 3) }
                     if let p99 = summary.p99Milliseconds { object.add("p99_ms", p99, decimals: 3) }
                     if let cpu = summary.cpuMicrosecondsPerMessage { object.add("cpu_us_per_msg", cpu, decimals: 2) }
+                    if let mallocs = result.mallocsPerMessage[client] { object.add("mallocs_per_msg", mallocs, decimals: 2) }
                     if !result.row.mode.isLatency, let ratio = result.ratio(client) { object.add("ratio", ratio, decimals: 4) }
                     if let ratio = result.wireRatio(client) { object.add("ratio_c_wire", ratio, decimals: 4) }
                     if let memory = summary.memory {

@@ -44,7 +44,33 @@ struct BenchmarkRunner {
             }
             log(line)
         }
+        if row.mode.countsAllocations { await countMallocs(row, benchmark: benchmark, into: &result) }
         return result
+    }
+
+    /// One more run of each client with `malloc` counting on (``MallocCount``), for its allocations per message; its
+    /// time and CPU are not part of the medians (counting costs an atomic add per allocation). A failure here is
+    /// logged and leaves the row's timed results as they are.
+    private func countMallocs(_ row: BenchmarkRow, benchmark: any RowBenchmark, into result: inout RowResult) async {
+        guard result.failure == nil else { return }
+        MallocCount.armed.store(true, ordering: .relaxed)
+        defer { MallocCount.armed.store(false, ordering: .relaxed) }
+        var line = "\(row.label): counted pass, malloc calls per message:"
+        for client in row.mode.clients {
+            let queue = await admin.uniqueQueueName(row: row, client: client)
+            do {
+                try await admin.declareEmptyQueue(queue)
+                let measurement = try await benchmark.measure(client: client, queue: queue, admin: admin)
+                if let perMessage = measurement.mallocsPerMessage {
+                    result.mallocsPerMessage[client] = perMessage
+                    line += "  \(client.displayName) \(String(format: "%.1f", perMessage))"
+                }
+            } catch {
+                log("warning: \(row.label): counted pass of \(client.displayName) failed: \(error)")
+            }
+            await cleanUp(queue)
+        }
+        log(line)
     }
 
     private func cleanUp(_ queue: String) async {
@@ -59,6 +85,8 @@ struct RowResult: Sendable {
     let row: BenchmarkRow
     let repetitions: Int
     var measurements: [BenchmarkClient: [Measurement]] = [:]
+    /// `malloc` calls per message from the counted pass (bus rows only; see ``MallocCount``).
+    var mallocsPerMessage: [BenchmarkClient: Double] = [:]
     /// Why the row could not be completed; `nil` when every repetition succeeded for every client.
     var failure: String?
 

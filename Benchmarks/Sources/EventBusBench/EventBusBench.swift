@@ -213,7 +213,8 @@ struct EventBusBench: AsyncParsableCommand {
         let report = BenchmarkReport(results: results)
         human("\n" + BenchmarkReport.heading(
             repetitions: repetitionsText, wireFormat: rows.contains { $0.mode.clients.contains(.cWire) },
-            durable: rows.contains { $0.mode.clients.contains(.cDurable) }))
+            durable: rows.contains { $0.mode.clients.contains(.cDurable) },
+            counted: rows.contains { $0.mode.countsAllocations }))
         human(report.table())
         if json {
             for line in report.jsonLines() { print(line) }
