@@ -34,36 +34,53 @@ public enum EventDate {
     /// outside (an AMQP `timestamp` near 2^64 seconds, which some clients write for "no time"): a header keeps a
     /// readable value instead of stopping the delivery, and the codec refuses them in bodies.
     public static func format(_ date: Date) -> String {
+        String(unsafeUninitializedCapacity: textLength) { buffer in
+            write(date, into: buffer)
+            return textLength
+        }
+    }
+
+    /// Appends ``format(_:)``'s text to `bytes` without making a `String` (JSON bodies: the text needs no escaping).
+    static func append(_ date: Date, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: textLength))
+        bytes.withUnsafeMutableBufferPointer { all in
+            write(date, into: UnsafeMutableBufferPointer(rebasing: all[start..<start + textLength]))
+        }
+    }
+
+    /// Bytes in ``format(_:)``'s text: `yyyy-MM-ddTHH:mm:ss.fffffffZ`.
+    private static let textLength = 28
+
+    /// Writes ``format(_:)``'s text into the first ``textLength`` bytes of `buffer`.
+    private static func write(_ date: Date, into buffer: UnsafeMutableBufferPointer<UInt8>) {
         let (wholeSeconds, ticks) = unixSecondsAndTicks(date.timeIntervalSinceReferenceDate)
         let days = wholeSeconds >= 0 ? wholeSeconds / 86_400 : (wholeSeconds - 86_399) / 86_400
         let secondOfDay = wholeSeconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
-        return String(unsafeUninitializedCapacity: 28) { buffer in
-            func put(_ value: Int, _ width: Int, at offset: Int) {
-                var value = value
-                var position = offset + width - 1
-                while position >= offset {
-                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
-                    value /= 10
-                    position -= 1
-                }
+        func put(_ value: Int, _ width: Int, at offset: Int) {
+            var value = value
+            var position = offset + width - 1
+            while position >= offset {
+                buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                value /= 10
+                position -= 1
             }
-            put(year, 4, at: 0)
-            buffer[4] = 45  // -
-            put(month, 2, at: 5)
-            buffer[7] = 45
-            put(day, 2, at: 8)
-            buffer[10] = 84  // T
-            put(secondOfDay / 3_600, 2, at: 11)
-            buffer[13] = 58  // :
-            put(secondOfDay / 60 % 60, 2, at: 14)
-            buffer[16] = 58
-            put(secondOfDay % 60, 2, at: 17)
-            buffer[19] = 46  // .
-            put(ticks, 7, at: 20)
-            buffer[27] = 90  // Z
-            return 28
         }
+        put(year, 4, at: 0)
+        buffer[4] = 45  // -
+        put(month, 2, at: 5)
+        buffer[7] = 45
+        put(day, 2, at: 8)
+        buffer[10] = 84  // T
+        put(secondOfDay / 3_600, 2, at: 11)
+        buffer[13] = 58  // :
+        put(secondOfDay / 60 % 60, 2, at: 14)
+        buffer[16] = 58
+        put(secondOfDay % 60, 2, at: 17)
+        buffer[19] = 46  // .
+        put(ticks, 7, at: 20)
+        buffer[27] = 90  // Z
     }
 
     /// Whole seconds since 1970 and the 100 ns ticks after them, rounded to the nearest tick and clamped to the

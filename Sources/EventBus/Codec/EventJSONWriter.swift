@@ -47,7 +47,9 @@ final class JSONOutput {
         if type == Date.self, let typed = value as? Date {
             // Out of range: JSONEncoder's date rule gives the error.
             guard EventDate.isInRange(typed) else { throw decline() }
-            return writeString(EventDate.format(typed))
+            bytes.append(0x22)
+            EventDate.append(typed, to: &bytes)
+            return bytes.append(0x22)
         }
         if type == UUID.self, let typed = value as? UUID {
             bytes.append(0x22)
