@@ -8,6 +8,11 @@ package final class ProcessingGate: @unchecked Sendable {
     package struct Key: Hashable, Sendable {
         package let consumer: String
         package let messageID: String
+
+        /// The id alone (consumer names are few and the same for every delivery; `==` tells them apart).
+        package func hash(into hasher: inout Hasher) {
+            hasher.combine(messageID)
+        }
     }
 
     private let lock = NSLock()

@@ -41,6 +41,12 @@ public final class InMemoryProcessedMessageStore: ProcessedMessageStore, @unchec
     private struct Key: Hashable {
         let consumer: String
         let messageID: String
+
+        /// The id alone: a service has a handful of consumer names, and hashing one (30-odd bytes) on every lookup
+        /// would cost as much as the id. Keys of two consumers with the same id share a hash and differ by `==`.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(messageID)
+        }
     }
 
     private let lock = NSLock()
