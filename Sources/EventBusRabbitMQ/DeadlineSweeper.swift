@@ -111,9 +111,12 @@ final class DeadlineSweeper: @unchecked Sendable {
         return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<T, any Error>) in
             let waiter = Waiter(continuation, sweeper: self, deadline: deadline, checkpoint: checkpoint, timeoutError: timeoutError)
             if let checkpoint, checkpoint.at < deadline {
-                waiter.registration.store(register(deadline: checkpoint.at) { waiter.reachCheckpoint() }, ordering: .releasing)
+                let id = register(deadline: checkpoint.at) { waiter.reachCheckpoint() }
+                // A checkpoint already due may have run and registered the deadline in between: keep that id.
+                _ = waiter.registration.compareExchange(expected: 0, desired: id, ordering: .sequentiallyConsistent)
             } else {
-                waiter.registration.store(register(deadline: deadline) { waiter.expire() }, ordering: .releasing)
+                let id = register(deadline: deadline) { waiter.expire() }
+                waiter.registration.store(id, ordering: .sequentiallyConsistent)
             }
             start(waiter)
         }
@@ -151,12 +154,14 @@ final class DeadlineSweeper: @unchecked Sendable {
         }
 
         /// Whether the caller was resumed already.
-        var isResumed: Bool { resumed.load(ordering: .acquiring) }
+        var isResumed: Bool { resumed.load(ordering: .sequentiallyConsistent) }
 
         /// The operation's result: resumes the caller (unless the timeout did already) and removes the registration.
+        /// Sequentially consistent with ``reachCheckpoint()``, which stores a new registration and then reads whether
+        /// the caller was resumed: at least one of the two sees the other's write, so the new registration is removed.
         func finish(_ result: Result<T, any Error>) {
             guard resume(with: result) else { return }
-            sweeper.cancel(registration.load(ordering: .acquiring))
+            sweeper.cancel(registration.load(ordering: .sequentiallyConsistent))
         }
 
         /// The deadline passed (a checkpoint at or after it runs first).
@@ -172,13 +177,13 @@ final class DeadlineSweeper: @unchecked Sendable {
             // Now bounded by the deadline; when the operation finished meanwhile, its completion may have removed the
             // old registration only, so the new one is removed here.
             let id = sweeper.register(deadline: deadline) { self.expire() }
-            registration.store(id, ordering: .releasing)
+            registration.store(id, ordering: .sequentiallyConsistent)
             if isResumed { sweeper.cancel(id) }
         }
 
         @discardableResult
         private func resume(with result: Result<T, any Error>) -> Bool {
-            guard !resumed.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+            guard !resumed.exchange(true, ordering: .sequentiallyConsistent) else { return false }
             continuation.resume(with: result)
             return true
         }

@@ -278,12 +278,13 @@ struct Measurement: Sendable {
     var cpuSeconds: Double?
     /// Process RSS over the run, for `bus-soak` only.
     var memory: MemoryProfile?
-    /// `malloc` calls the whole process made while the client ran, in the runner's counted pass only (``MallocCount``).
+    /// `malloc` and `calloc` calls the whole process made while the client ran, in the runner's counted pass only
+    /// (``MallocCount``).
     var mallocs: UInt64?
 
     var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
 
-    /// `malloc` calls per message, when counted.
+    /// `malloc` and `calloc` calls per message, when counted.
     var mallocsPerMessage: Double? {
         guard let mallocs, messages > 0 else { return nil }
         return Double(mallocs) / Double(messages)
@@ -319,7 +320,7 @@ enum ProcessCPU {
     }
 }
 
-/// The process's `malloc` calls, counted by the benchmark's own `malloc` (CRawBaseline's `malloc_counter.c`, which
+/// The process's `malloc` and `calloc` calls, counted by the benchmark's own (CRawBaseline's `malloc_counter.c`, which
 /// hands every call on to glibc's). Allocations per message do not move with the machine's load, unlike CPU time, so
 /// a change to the hot path can be judged in one run. Counting costs an atomic add per call, so only the runner's
 /// separate counted pass (one more run of each client on the bus rows) counts; the timed repetitions do not.

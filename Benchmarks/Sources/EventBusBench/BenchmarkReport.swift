@@ -23,7 +23,7 @@ struct BenchmarkReport {
                 + "bus exchange); (×w vs C-wire) = bus / C-wire, the cost of the Swift code alone"
         }
         if counted {
-            text += "\nbus rows: mallocs/msg = malloc calls of the whole process per message, counted in one more run of each client "
+            text += "\nbus rows: mallocs/msg = malloc and calloc calls of the whole process per message, counted in one more run of each client "
                 + "(not timed): unlike CPU time it does not move with the machine's load"
         }
         if durable {

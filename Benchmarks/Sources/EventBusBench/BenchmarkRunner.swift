@@ -55,7 +55,7 @@ struct BenchmarkRunner {
         guard result.failure == nil else { return }
         MallocCount.armed.store(true, ordering: .relaxed)
         defer { MallocCount.armed.store(false, ordering: .relaxed) }
-        var line = "\(row.label): counted pass, malloc calls per message:"
+        var line = "\(row.label): counted pass, malloc and calloc calls per message:"
         for client in row.mode.clients {
             let queue = await admin.uniqueQueueName(row: row, client: client)
             do {
