@@ -111,9 +111,9 @@ final class ChannelLink: Sendable {
             guard channel.isOpen, !channel.connection.isBlocked else { return }
             onStall(channel)
         }
-        return try await sweeper.wait(until: deadline, checkpoint: stallCheck, timeoutError: timeoutError) { complete in
+        return try await sweeper.wait(until: deadline, checkpoint: stallCheck, timeoutError: timeoutError) { waiter in
             // The same deadline in the AMQP layer: what is still unsent then is withdrawn, never sent late.
-            channel.publish(messages, deadline: deadline) { complete.finish(.success($0)) }
+            channel.publish(messages, deadline: deadline) { waiter.finish(.success($0)) }
         }
     }
 }

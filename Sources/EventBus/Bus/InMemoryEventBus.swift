@@ -77,9 +77,8 @@ public final class InMemoryEventBus: EventBus {
     ///
     /// - Throws: ``EventBusError/encodingFailed(eventType:reason:)`` when the event cannot be encoded.
     public func publish<Event: IntegrationEvent>(_ event: Event, subject: String?) async throws {
-        var raw = try RawEvent(encoding: event, subject: subject, codec: EventCodec())
         let source = source ?? serviceName
-        raw.source = source
+        var raw = try RawEvent(encoding: event, subject: subject, source: source, codec: EventCodec())
         raw.headers = [
             EventHeaders.specVersion: "1.0",
             EventHeaders.id: raw.id,
