@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev        # SQLite for the embedded stores (GRDB)
   postgresql            # a private PostgreSQL cluster for the PostgreSQL store's tests
   iproute2              # ip netns, veth and bridge links for make faults' network-partition scenario
+  valgrind              # callgrind counts instructions per event for make bench's bus-cpu row
   docker-compose        # validates docker/docker-compose.yml (`docker-compose config`) without an engine
 )
 

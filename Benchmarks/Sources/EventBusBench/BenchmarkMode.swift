@@ -30,6 +30,9 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
     /// The HTTP gateway from `POST /api/events` to a webhook receiver on loopback (``WebhookBenchmark``), next to a
     /// plain HTTP client posting to that receiver alone. Runs only with `--mode webhook`, outside the row matrix.
     case webhook
+    /// Instructions per event of the bus's publish and consume next to C's and the `AMQP` layer's, counted by callgrind
+    /// in a child process (``BusCPUBenchmark``). Last in the matrix.
+    case busCPU = "bus-cpu"
 
     /// The clients measured on this mode's rows, in report order.
     var clients: [BenchmarkClient] {
@@ -39,6 +42,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         case .busConsume: [.c, .amqp, .bus]
         case .busE2E: [.c, .cDurable, .amqp, .bus]
         case .busSoak, .outbox, .webhook: [.bus]
+        case .busCPU: [.c, .cWire, .amqp, .bus]
         }
     }
 
@@ -59,7 +63,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         switch self {
         case .publish, .publishConfirm, .consume: 0.95
         case .busPublish, .busConsume: 0.8
-        case .busE2E, .busSoak, .outbox, .webhook: nil
+        case .busE2E, .busSoak, .outbox, .webhook, .busCPU: nil
         }
     }
 
@@ -76,6 +80,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         case .publishConfirm: 50_000
         case .busE2E: 10_000
         case .busSoak: 1_000_000
+        case .busCPU: 3_000
         default: 20_000
         }
     }
@@ -85,7 +90,7 @@ enum BenchmarkMode: String, CaseIterable, Sendable {
         switch self {
         case .publish, .publishConfirm, .consume: 5
         case .busPublish, .busConsume, .busE2E, .outbox, .webhook: 3
-        case .busSoak: 1
+        case .busSoak, .busCPU: 1
         }
     }
 
@@ -148,7 +153,8 @@ struct BenchmarkRow: Sendable, Hashable {
     /// the outbox on SQLite (and PostgreSQL when `postgres` is true), each as 64 tasks × 1 event and 16 tasks × 10
     /// events per transaction, and the relay alone draining a backlog saved 16 × 10. `count` overrides every row's
     /// default count; `nil` keeps them (publish 100 000, publish-confirm 50 000, others 20 000; bus-e2e 5 000 here).
-    /// `bus-soak` only on request. Other windows and prefetches: `--mode` with `--window` / `--prefetch`.
+    /// `bus-soak` only on request. Last, `bus-cpu`: instructions per event under callgrind (3 000 events per client).
+    /// Other windows and prefetches: `--mode` with `--window` / `--prefetch`.
     static func matrix(count: Int?, postgres: Bool) -> [BenchmarkRow] {
         func n(_ mode: BenchmarkMode) -> Int { count ?? mode.defaultCount }
         var rows: [BenchmarkRow] = []
@@ -180,6 +186,8 @@ struct BenchmarkRow: Sendable, Hashable {
                 rows.append(BenchmarkRow(mode: .outbox, size: 256, count: n(.outbox), store: store, outbox: shape))
             }
         }
+        // Instructions per event under callgrind (issue 19): 3 000 events per client keep it near 3 minutes.
+        rows.append(BenchmarkRow(mode: .busCPU, size: 256, count: n(.busCPU)))
         return rows
     }
 
@@ -202,7 +210,7 @@ struct BenchmarkRow: Sendable, Hashable {
                 target: target, size: size, count: count, rate: rate ?? 1_000, prefetch: prefetch ?? 100, options: options)
         case .busSoak:
             BusSoakBenchmark(target: target, size: size, count: count, prefetch: prefetch ?? 100, options: options)
-        case .webhook:
+        case .webhook, .busCPU:
             NotARowBenchmark(mode: mode)
         case .outbox:
             OutboxRowBenchmark(
@@ -281,6 +289,9 @@ struct Measurement: Sendable {
     /// `malloc` and `calloc` calls the whole process made while the client ran, in the runner's counted pass only
     /// (``MallocCount``).
     var mallocs: UInt64?
+    /// Instructions the whole process executed while the client ran, under ``BusCPUBenchmark``'s callgrind only
+    /// (``InstructionCount``).
+    var instructions: UInt64?
 
     var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
 
@@ -288,6 +299,12 @@ struct Measurement: Sendable {
     var mallocsPerMessage: Double? {
         guard let mallocs, messages > 0 else { return nil }
         return Double(mallocs) / Double(messages)
+    }
+
+    /// Instructions per message, when counted.
+    var instructionsPerMessage: Double? {
+        guard let instructions, messages > 0 else { return nil }
+        return Double(instructions) / Double(messages)
     }
 
     /// CPU microseconds per message, when measured.
@@ -308,13 +325,18 @@ enum ProcessCPU {
 
     /// Runs `body` and stores the CPU time it took in the measurement it returns, and the `malloc` calls it made when
     /// the runner's counted pass armed ``MallocCount``.
-    static func measuring(_ body: () async throws -> Measurement) async rethrows -> Measurement {
+    /// Under ``BusCPUBenchmark``'s callgrind it also stores the instructions the process executed
+    /// (``InstructionCount``).
+    static func measuring(_ body: () async throws -> Measurement) async throws -> Measurement {
         let counting = MallocCount.armed.load(ordering: .relaxed)
         let mallocsBefore = counting ? MallocCount.start() : 0
         defer { if counting { MallocCount.stop() } }
+        let instructions = InstructionCount.armed.load(ordering: .relaxed)
+        if instructions { InstructionCount.start() }
         let before = seconds()
         var measurement = try await body()
         measurement.cpuSeconds = seconds() - before
+        if instructions { measurement.instructions = try InstructionCount.stop() }
         if counting { measurement.mallocs = raw_malloc_count() - mallocsBefore }
         return measurement
     }

@@ -15,7 +15,7 @@ struct BenchmarkReport {
 
     /// The table's heading; `wireFormat` adds what C-wire means (when a `bus-publish` row is in the run), `durable`
     /// what C-durable means (when a `bus-e2e` row is).
-    static func heading(repetitions: String, wireFormat: Bool = false, durable: Bool = false, counted: Bool = false) -> String {
+    static func heading(repetitions: String, wireFormat: Bool = false, durable: Bool = false, counted: Bool = false, instructions: Bool = false) -> String {
         var text = "median msgs/s [min–max over \(repetitions) repetitions]; (×r) = client / C. Targets: AMQP layer ≥ 0.95× C, "
             + "bus ≥ 0.8× C, bus-e2e p99 ≤ \(String(format: "%.0f", targetP99Milliseconds)) ms"
         if wireFormat {
@@ -25,6 +25,11 @@ struct BenchmarkReport {
         if counted {
             text += "\nbus rows: mallocs/msg = malloc and calloc calls of the whole process per message, counted in one more run of each client "
                 + "(not timed): unlike CPU time it does not move with the machine's load"
+        }
+        if instructions {
+            text += "\nbus-cpu: thousands of instructions per message of the whole process, counted by valgrind's callgrind "
+                + "(publish window 100, consume prefetch 100; each client warmed up first); (bus ×r) = bus / C-wire for publish, "
+                + "bus / AMQP for consume. Does not move with the machine's load"
         }
         if durable {
             text += "\nbus-e2e: C-durable = the C latency loop with persistent messages, like the AMQP and bus rows (C's are transient)"
@@ -40,6 +45,10 @@ struct BenchmarkReport {
             let row = result.row
             var line = Format.pad(row.mode.rawValue, modeWidth) + Format.padLeft(row.sizeLabel, 6)
                 + "  " + Format.pad(row.parameterLabel, 15)
+            if row.mode == .busCPU {
+                lines.append(line + Self.instructionsText(result))
+                continue
+            }
             let summaries = row.mode.clients.map { ($0, result.summary($0)) }
             guard summaries.allSatisfy({ $0.1 != nil }) else {
                 line += "FAILED: \(result.failure ?? "no measurements")"
@@ -104,6 +113,25 @@ struct BenchmarkReport {
         return lines.joined(separator: "\n")
     }
 
+    /// The `bus-cpu` row's figures: thousands of instructions per message per phase and client, and the bus over the
+    /// phase's reference (C-wire for publish, the `AMQP` layer for consume).
+    private static func instructionsText(_ result: RowResult) -> String {
+        if let failure = result.failure { return "FAILED: \(failure)" }
+        var parts: [String] = []
+        for phase in BusCPUBenchmark.Phase.allCases {
+            var part = phase.rawValue + " k instr/msg"
+            for client in phase.clients {
+                guard let value = result.instructionsPerMessage[.init(phase: phase, client: client)] else { continue }
+                part += " " + client.displayName + " " + String(format: "%.1f", value / 1_000)
+            }
+            if let ratio = result.instructionRatio(phase) {
+                part += String(format: " (bus ×%.2f ", ratio) + phase.reference.displayName + ")"
+            }
+            parts.append(part)
+        }
+        return parts.joined(separator: "; ")
+    }
+
     /// Whether `client`'s summary meets the mode's target, when the mode has one for that client.
     private func targetMet(_ result: RowResult, _ client: BenchmarkClient) -> Bool? {
         let mode = result.row.mode
@@ -118,6 +146,10 @@ struct BenchmarkReport {
     func jsonLines() -> [String] {
         var lines: [String] = []
         for result in results {
+            if result.row.mode == .busCPU {
+                lines += instructionJSONLines(result)
+                continue
+            }
             for client in result.row.mode.clients {
                 var object = JSONObject()
                 object.add("client", client.rawValue)
@@ -168,6 +200,47 @@ struct BenchmarkReport {
             }
         }
         return lines
+    }
+}
+
+extension BenchmarkReport {
+    /// `bus-cpu`: one object per phase and client (`phase`, `instructions_per_msg`, and `ratio_instructions` = bus /
+    /// the phase's reference on the bus object), or one failed object.
+    fileprivate func instructionJSONLines(_ result: RowResult) -> [String] {
+        var lines: [String] = []
+        for phase in BusCPUBenchmark.Phase.allCases {
+            for client in phase.clients {
+                var object = JSONObject()
+                object.add("client", client.rawValue)
+                object.add("mode", result.row.mode.rawValue)
+                object.add("phase", phase.rawValue)
+                object.add("size", result.row.size)
+                object.add("messages", result.row.count)
+                if let value = result.instructionsPerMessage[.init(phase: phase, client: client)] {
+                    object.add("instructions_per_msg", value, decimals: 1)
+                    if client == .bus, let ratio = result.instructionRatio(phase) {
+                        object.add("ratio_instructions", ratio, decimals: 4)
+                        object.add("reference", phase.reference.rawValue)
+                    }
+                    object.add("ok", true)
+                } else {
+                    object.add("ok", false)
+                    object.add("error", result.failure ?? "not counted")
+                }
+                lines.append(object.text)
+            }
+        }
+        return lines
+    }
+}
+
+extension RowResult {
+    /// `bus-cpu`: the bus's instructions per message over the phase's reference client's.
+    func instructionRatio(_ phase: BusCPUBenchmark.Phase) -> Double? {
+        guard let bus = instructionsPerMessage[.init(phase: phase, client: .bus)],
+            let reference = instructionsPerMessage[.init(phase: phase, client: phase.reference)], reference > 0
+        else { return nil }
+        return bus / reference
     }
 }
 

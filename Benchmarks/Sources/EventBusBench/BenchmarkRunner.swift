@@ -11,6 +11,7 @@ struct BenchmarkRunner {
     let log: @Sendable (String) -> Void
 
     func run(_ row: BenchmarkRow, repetitions: Int) async -> RowResult {
+        if row.mode == .busCPU { return await BusCPUBenchmark(target: target, admin: admin, options: options, log: log).run(row) }
         let benchmark = row.makeBenchmark(target: target, options: options)
         var result = RowResult(row: row, repetitions: repetitions)
         for repetition in 0..<repetitions {
@@ -87,6 +88,8 @@ struct RowResult: Sendable {
     var measurements: [BenchmarkClient: [Measurement]] = [:]
     /// `malloc` calls per message from the counted pass (bus rows only; see ``MallocCount``).
     var mallocsPerMessage: [BenchmarkClient: Double] = [:]
+    /// Instructions per message counted under callgrind (`bus-cpu` only; see ``BusCPUBenchmark``).
+    var instructionsPerMessage: [BusCPUBenchmark.Figure: Double] = [:]
     /// Why the row could not be completed; `nil` when every repetition succeeded for every client.
     var failure: String?
 

@@ -8,7 +8,6 @@ import Foundation
 /// row. The broker comes from `EVENTBUS_URL`, PostgreSQL for the outbox row from `EVENTBUS_POSTGRES_URL`. Human
 /// output goes to stdout, or to stderr with `--json`, when stdout carries one JSON object per row and client.
 /// Exits non-zero when a row failed.
-@main
 struct EventBusBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventbus-bench",
@@ -84,6 +83,10 @@ struct EventBusBench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per row and client on stdout (human output goes to stderr).")
     var json = false
 
+    /// The `bus-cpu` row's counted run, which the row starts under callgrind (``BusCPUBenchmark``).
+    @Flag(help: .hidden)
+    var instructionPass = false
+
     static let postgresURLVariable = "EVENTBUS_POSTGRES_URL"
 
     /// `EVENTBUS_POSTGRES_URL`, when set and not empty.
@@ -104,6 +107,7 @@ struct EventBusBench: AsyncParsableCommand {
         if let prefetch, !(0...65_535).contains(prefetch) { throw ValidationError("--prefetch must be in 0...65535") }
         if let rate, !(1...1_000_000).contains(rate) { throw ValidationError("--rate must be in 1...1000000") }
         if let store, !["sqlite", "postgres"].contains(store) { throw ValidationError("--store must be sqlite or postgres") }
+        if instructionPass, mode != .busCPU { throw ValidationError("--instruction-pass belongs to --mode bus-cpu") }
         guard let mode else {
             if size != nil || window != nil || prefetch != nil || rate != nil || store != nil {
                 throw ValidationError("--size, --window, --prefetch, --rate and --store select one row: use them with --mode")
@@ -166,6 +170,19 @@ struct EventBusBench: AsyncParsableCommand {
             Self.printError("eventbus-bench: cannot reach the broker at \(target.maskedURL): \(error)")
             throw ExitCode.failure
         }
+        if instructionPass {
+            let benchmark = BusCPUBenchmark(target: target, admin: admin, options: BenchmarkOptions(), log: log)
+            do {
+                let lines = try await benchmark.countInstructions(size: size ?? 256, count: count ?? BenchmarkMode.busCPU.defaultCount)
+                await admin.close()
+                for line in lines { print(line) }
+            } catch {
+                await admin.close()
+                Self.printError("eventbus-bench: bus-cpu counted run failed: \(error)")
+                throw ExitCode.failure
+            }
+            return
+        }
         if mode == .webhook {
             let benchmark = WebhookBenchmark(
                 target: target, admin: admin, count: count ?? 20_000, latencyCount: latencyCount ?? 5_000, rate: rate ?? 1_000,
@@ -214,7 +231,7 @@ struct EventBusBench: AsyncParsableCommand {
         human("\n" + BenchmarkReport.heading(
             repetitions: repetitionsText, wireFormat: rows.contains { $0.mode.clients.contains(.cWire) },
             durable: rows.contains { $0.mode.clients.contains(.cDurable) },
-            counted: rows.contains { $0.mode.countsAllocations }))
+            counted: rows.contains { $0.mode.countsAllocations }, instructions: rows.contains { $0.mode == .busCPU }))
         human(report.table())
         if json {
             for line in report.jsonLines() { print(line) }
@@ -232,3 +249,18 @@ struct EventBusBench: AsyncParsableCommand {
 }
 
 extension BenchmarkMode: ExpressibleByArgument {}
+
+/// The entry point. A synchronous `main` that waits for the command on a semaphore, instead of an `async` one:
+/// Debian's valgrind 3.19 crashes in libdispatch's `dispatch_main` (which an `async` main ends in), and the `bus-cpu`
+/// row runs this executable under callgrind.
+@main
+enum EventBusBenchMain {
+    static func main() {
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await EventBusBench.main()
+            done.signal()
+        }
+        done.wait()
+    }
+}
