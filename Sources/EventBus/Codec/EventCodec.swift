@@ -52,13 +52,14 @@ public struct EventCodec: Sendable {
     /// that is huge or not finite).
     public func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
         guard data.count <= maxBodySize else { throw EventCodecError.bodyTooLarge(size: data.count, limit: maxBodySize) }
+        // The event reader first: it reads camelCase bodies only (it declines any key that is not plain ASCII or
+        // starts with an uppercase letter, which camelCasing could change). What it declines goes on below.
+        if let value = try? EventJSONReader.decode(type, from: data) { return value }
         // No key starts with an uppercase letter (a camelCase body): camelCasing would change nothing, so a decoder
         // without a key strategy gives the same result, faster.
         if JSONKeyCase.mayHaveUppercaseKey(data) {
             return try Coders.camelCasingDecoder.decode(type, from: data)
         }
-        // Faster still: the event reader; what it declines (or any error) goes through `JSONDecoder`.
-        if let value = try? EventJSONReader.decode(type, from: data) { return value }
         return try Coders.plainDecoder.decode(type, from: data)
     }
 

@@ -17,6 +17,8 @@ enum EventJSONReader {
     /// Decodes `type` from `data`.
     static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
         let document = try JSONDocument(Array(data))
+        // Keys that camelCasing could change: the codec's general path reads the body.
+        guard document.keysAreCamelCase else { throw Unsupported() }
         let value = try document.decode(type, node: 0)
         // Declined somewhere, even if an `init(from:)` caught it (`try?`): JSONDecoder might have read that part
         // differently, so its answer is the one to give.
@@ -38,13 +40,24 @@ final class JSONDocument {
         var next: Int
         /// Number of children (object: members × 2, key then value; array: elements).
         var children: Int
+
+        /// Whether the string starts with an ASCII uppercase letter.
+        func startsUppercase(in bytes: [UInt8]) -> Bool {
+            start < end && (0x41...0x5A).contains(bytes[start])
+        }
     }
 
     let bytes: [UInt8]
-    private(set) var nodes: [Node] = []
-    private var position = 0
+    // Not checked for exclusive access at run time (the checks were a tenth of a decode): one decode owns its
+    // document, on one thread, and nothing holds an access across a call that could write.
+    @exclusivity(unchecked) private(set) var nodes: [Node] = []
+    @exclusivity(unchecked) private var position = 0
     /// Set when decoding declined something (see ``EventJSONReader/decode(_:from:)``).
-    private(set) var declined = false
+    @exclusivity(unchecked) private(set) var declined = false
+    /// Whether every object key is plain ASCII (no escapes) and does not start with an uppercase letter: the keys
+    /// camelCase events have, which camelCasing (``EventCodec/camelCased(_:)``) leaves as they are. The reader
+    /// declines other documents (``EventJSONReader/decode(_:from:)``); the grammar accepts them.
+    @exclusivity(unchecked) private(set) var keysAreCamelCase = true
 
     /// Records that the fast path declined, and returns the error to throw.
     func decline() -> EventJSONReader.Unsupported {
@@ -60,7 +73,7 @@ final class JSONDocument {
         skipSpace()
         guard position == bytes.count else { throw EventJSONReader.Unsupported() }
         // Strings were checked byte by byte for ASCII only; anything else must be valid UTF-8 as a whole.
-        if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
+        if bytes.withUnsafeBufferPointer(JSONByteScan.hasNonASCII), String(validating: bytes, as: UTF8.self) == nil {
             throw EventJSONReader.Unsupported()
         }
     }
@@ -112,7 +125,8 @@ final class JSONDocument {
             while true {
                 if kind == .object {
                     guard position < bytes.count, bytes[position] == 0x22 else { throw EventJSONReader.Unsupported() }
-                    try parseString()
+                    let text = try parseString()
+                    if text != .ascii || nodes[nodes.count - 1].startsUppercase(in: bytes) { keysAreCamelCase = false }
                     skipSpace()
                     try expect(0x3A)
                     skipSpace()
@@ -144,33 +158,37 @@ final class JSONDocument {
         position += length
     }
 
-    private func parseString() throws {
+    /// What a string's text holds, as far as keys care.
+    enum StringText { case ascii, nonASCII, escaped }
+
+    @discardableResult
+    private func parseString() throws -> StringText {
         let start = position + 1
         var index = start
         var escaped = false
+        var nonASCII = false
         while true {
+            index = bytes.withUnsafeBufferPointer { JSONByteScan.firstSpecial($0, from: index, slash: false, nonASCII: &nonASCII) }
             guard index < bytes.count else { throw EventJSONReader.Unsupported() }
             let byte = bytes[index]
             if byte == 0x22 { break }
             if byte < 0x20 { throw EventJSONReader.Unsupported() }
-            if byte == 0x5C {
-                escaped = true
-                guard index + 1 < bytes.count else { throw EventJSONReader.Unsupported() }
-                switch bytes[index + 1] {
-                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 2
-                case 0x75:
-                    guard index + 5 < bytes.count, (2...5).allSatisfy({ Self.hexValue(bytes[index + $0]) != nil }) else {
-                        throw EventJSONReader.Unsupported()
-                    }
-                    index += 6
-                default: throw EventJSONReader.Unsupported()
+            // A backslash.
+            escaped = true
+            guard index + 1 < bytes.count else { throw EventJSONReader.Unsupported() }
+            switch bytes[index + 1] {
+            case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 2
+            case 0x75:
+                guard index + 5 < bytes.count, (2...5).allSatisfy({ Self.hexValue(bytes[index + $0]) != nil }) else {
+                    throw EventJSONReader.Unsupported()
                 }
-            } else {
-                index += 1
+                index += 6
+            default: throw EventJSONReader.Unsupported()
             }
         }
         nodes.append(Node(kind: escaped ? .escapedString : .string, start: start, end: index, next: nodes.count + 1, children: 0))
         position = index + 1
+        return escaped ? .escaped : nonASCII ? .nonASCII : .ascii
     }
 
     private func parseNumber() throws {
@@ -294,16 +312,16 @@ final class JSONDocument {
 
     func decode<Value: Decodable>(_ type: Value.Type, node: Int) throws -> Value {
         let kind = nodes[node].kind
-        if type == String.self, let text = try string(node) as? Value { return text }
-        if type == Int.self, let number = try integer(Int.self, node) as? Value { return number }
+        // Once the metatype matched, `Value` is that type and the bit cast is exact (no dynamic cast).
+        if type == String.self { return unsafeBitCast(try string(node), to: Value.self) }
+        if type == Int.self { return unsafeBitCast(try integer(Int.self, node), to: Value.self) }
         if type == UUID.self {
             // Unescaped text only; anything else (or a malformed id) is left to JSONDecoder and its error.
             let value = nodes[node]
             guard value.kind == .string,
-                  let id = bytes.withUnsafeBufferPointer({ UUID(text: UnsafeBufferPointer(rebasing: $0[value.start..<value.end])) }),
-                  let typed = id as? Value
+                  let id = bytes.withUnsafeBufferPointer({ UUID(text: UnsafeBufferPointer(rebasing: $0[value.start..<value.end])) })
             else { throw decline() }
-            return typed
+            return unsafeBitCast(id, to: Value.self)
         }
         if type == Date.self {
             let date: Date
@@ -315,7 +333,7 @@ final class JSONDocument {
                 // Out of range (huge, or not finite): JSONDecoder's date rule gives the error.
                 guard EventDate.isInRange(date) else { throw decline() }
             }
-            if let date = date as? Value { return date }
+            return unsafeBitCast(date, to: Value.self)
         }
         if type == Decimal.self {
             let text = try numberText(node, integer: false)
@@ -364,50 +382,67 @@ struct JSONReadingDecoder: Decoder {
 
 struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let document: JSONDocument
-    /// Member names and the node of each value, in document order.
-    let members: [(name: String, value: Int)]
+    /// Each member: its name's bytes in the document and the node of its value, in document order. Names stay bytes:
+    /// a lookup compares them with the key's UTF-8, and no String is made per member.
+    let members: [(name: Range<Int>, value: Int)]
     var codingPath: [any CodingKey] { [] }
 
     init(document: JSONDocument, node: Int) throws {
         guard document.nodes[node].kind == .object else { throw document.decline() }
         self.document = document
-        var members: [(name: String, value: Int)] = []
+        var members: [(name: Range<Int>, value: Int)] = []
         members.reserveCapacity(document.nodes[node].children / 2)
         var child = node + 1
         for _ in 0..<(document.nodes[node].children / 2) {
-            // Escaped keys are left to JSONDecoder.
-            guard document.nodes[child].kind == .string else { throw document.decline() }
-            let name = try document.string(child)
-            let value = document.nodes[child].next
-            members.append((name, value))
+            // Keys are plain ASCII without escapes (decode(_:from:) declined any other document).
+            let key = document.nodes[child]
+            let value = key.next
+            members.append((key.start..<key.end, value))
             child = document.nodes[value].next
         }
         if members.count > 1 {
             // Which duplicate JSONDecoder keeps is its business.
+            let bytes = document.bytes
             if members.count <= 16 {
                 for first in 0..<members.count - 1 {
-                    for second in (first + 1)..<members.count where members[first].name == members[second].name {
+                    for second in (first + 1)..<members.count
+                    where bytes[members[first].name].elementsEqual(bytes[members[second].name]) {
                         throw document.decline()
                     }
                 }
-            } else if Set(members.map(\.name)).count != members.count {
+            } else if Set(members.map { bytes[$0.name] }).count != members.count {
                 throw document.decline()
             }
         }
         self.members = members
     }
 
-    private func node(_ key: Key) throws -> Int {
-        let name = key.stringValue
-        for member in members where member.name == name { return member.value }
-        throw document.decline()
+    /// The member named `key`'s value node, if there is one.
+    private func find(_ key: Key) -> Int? {
+        var name = key.stringValue
+        return name.withUTF8 { wanted in
+            document.bytes.withUnsafeBufferPointer { bytes in
+                for member in members where member.name.count == wanted.count {
+                    if wanted.isEmpty || memcmp(bytes.baseAddress! + member.name.lowerBound, wanted.baseAddress!, wanted.count) == 0 {
+                        return member.value
+                    }
+                }
+                return nil
+            }
+        }
     }
 
-    var allKeys: [Key] { members.compactMap { Key(stringValue: $0.name) } }
+    private func node(_ key: Key) throws -> Int {
+        guard let value = find(key) else { throw document.decline() }
+        return value
+    }
+
+    var allKeys: [Key] {
+        members.compactMap { member in Key(stringValue: String(decoding: document.bytes[member.name], as: UTF8.self)) }
+    }
 
     func contains(_ key: Key) -> Bool {
-        let name = key.stringValue
-        return members.contains { $0.name == name }
+        find(key) != nil
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {

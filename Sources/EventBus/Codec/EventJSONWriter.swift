@@ -24,9 +24,11 @@ enum EventJSONWriter {
 
 /// The buffer being written and the rules for single values.
 final class JSONOutput {
-    var bytes: [UInt8] = []
+    /// Not checked for exclusive access at run time (a check per append was a tenth of an encode): one encode owns
+    /// its output, on one thread, and nothing holds an access across a call that could write.
+    @exclusivity(unchecked) var bytes: [UInt8] = []
     /// Set when encoding declined something (see ``EventJSONWriter/encode(_:)``).
-    private(set) var declined = false
+    @exclusivity(unchecked) private(set) var declined = false
 
     /// Records that the fast path declined, and returns the error to throw.
     func decline() -> EventJSONWriter.Unsupported {
@@ -40,49 +42,70 @@ final class JSONOutput {
 
     /// Writes any encodable value at the current position.
     func write<Value: Encodable>(_ value: Value) throws {
-        // Metatype comparisons (a pointer compare each) rather than dynamic casts, most common types first.
+        // Metatype comparisons (a pointer compare each) rather than dynamic casts, most common types first; once the
+        // metatype matched, `Value` is that type and the bit cast is exact.
         let type = Value.self
-        if type == String.self, let typed = value as? String { return writeString(typed) }
-        if type == Int.self, let typed = value as? Int { return writeInteger(typed) }
-        if type == Date.self, let typed = value as? Date {
+        if type == String.self, case let typed = unsafeBitCast(value, to: String.self) { return writeString(typed) }
+        if type == Int.self, case let typed = unsafeBitCast(value, to: Int.self) { return writeInteger(typed) }
+        if type == Date.self, case let typed = unsafeBitCast(value, to: Date.self) {
             // Out of range: JSONEncoder's date rule gives the error.
             guard EventDate.isInRange(typed) else { throw decline() }
             bytes.append(0x22)
             EventDate.append(typed, to: &bytes)
             return bytes.append(0x22)
         }
-        if type == UUID.self, let typed = value as? UUID {
+        if type == UUID.self, case let typed = unsafeBitCast(value, to: UUID.self) {
             bytes.append(0x22)
             typed.appendUppercaseText(to: &bytes)
             return bytes.append(0x22)
         }
-        if type == Decimal.self, let decimal = value as? Decimal {
+        if type == Decimal.self, case let decimal = unsafeBitCast(value, to: Decimal.self) {
             guard decimal.isFinite else { throw decline() }
             return bytes.append(contentsOf: decimal.description.utf8)
         }
-        if type == Bool.self, let typed = value as? Bool { return bytes.append(contentsOf: typed ? Self.trueBytes : Self.falseBytes) }
-        if type == Double.self, let typed = value as? Double { return try writeFloatingPoint(typed) }
-        if type == Int64.self, let typed = value as? Int64 { return writeInteger(typed) }
-        if type == UInt64.self, let typed = value as? UInt64 { return writeInteger(typed) }
-        if type == Int32.self, let typed = value as? Int32 { return writeInteger(typed) }
-        if type == UInt32.self, let typed = value as? UInt32 { return writeInteger(typed) }
-        if type == Int16.self, let typed = value as? Int16 { return writeInteger(typed) }
-        if type == UInt16.self, let typed = value as? UInt16 { return writeInteger(typed) }
-        if type == Int8.self, let typed = value as? Int8 { return writeInteger(typed) }
-        if type == UInt8.self, let typed = value as? UInt8 { return writeInteger(typed) }
-        if type == UInt.self, let typed = value as? UInt { return writeInteger(typed) }
-        if type == Float.self, let typed = value as? Float { return try writeFloatingPoint(typed) }
+        if type == Bool.self, case let typed = unsafeBitCast(value, to: Bool.self) { return writeBool(typed) }
+        if type == Double.self, case let typed = unsafeBitCast(value, to: Double.self) { return try writeFloatingPoint(typed) }
+        if type == Int64.self, case let typed = unsafeBitCast(value, to: Int64.self) { return writeInteger(typed) }
+        if type == UInt64.self, case let typed = unsafeBitCast(value, to: UInt64.self) { return writeInteger(typed) }
+        if type == Int32.self, case let typed = unsafeBitCast(value, to: Int32.self) { return writeInteger(typed) }
+        if type == UInt32.self, case let typed = unsafeBitCast(value, to: UInt32.self) { return writeInteger(typed) }
+        if type == Int16.self, case let typed = unsafeBitCast(value, to: Int16.self) { return writeInteger(typed) }
+        if type == UInt16.self, case let typed = unsafeBitCast(value, to: UInt16.self) { return writeInteger(typed) }
+        if type == Int8.self, case let typed = unsafeBitCast(value, to: Int8.self) { return writeInteger(typed) }
+        if type == UInt8.self, case let typed = unsafeBitCast(value, to: UInt8.self) { return writeInteger(typed) }
+        if type == UInt.self, case let typed = unsafeBitCast(value, to: UInt.self) { return writeInteger(typed) }
+        if type == Float.self, case let typed = unsafeBitCast(value, to: Float.self) { return try writeFloatingPoint(typed) }
         if type == Data.self || type == URL.self { throw decline() }
         let level = JSONLevel(output: self)
         try value.encode(to: JSONWritingEncoder(level: level))
         try level.close()
     }
 
+    func writeBool(_ value: Bool) {
+        bytes.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
+    }
+
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
 
-    func writeInteger<Number: BinaryInteger>(_ number: Number) {
-        bytes.append(contentsOf: String(number).utf8)
+    func writeInteger<Number: FixedWidthInteger>(_ number: Number) {
+        // Digits backwards into a stack buffer: no String per number. 20 digits and a sign fit any 64-bit value.
+        let negative = number < 0
+        var magnitude = number.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var index = 24
+            repeat {
+                let (quotient, remainder) = magnitude.quotientAndRemainder(dividingBy: 10)
+                index -= 1
+                digits[index] = 0x30 &+ UInt8(truncatingIfNeeded: remainder)
+                magnitude = quotient
+            } while magnitude != 0
+            if negative {
+                index -= 1
+                digits[index] = 0x2D
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[index..<24]))
+        }
     }
 
     func writeFloatingPoint<Number: BinaryFloatingPoint & LosslessStringConvertible>(_ number: Number) throws {
@@ -102,15 +125,16 @@ final class JSONOutput {
     /// `escapingSlashes` is false.
     func writeString(_ text: String, escapingSlashes: Bool = true) {
         bytes.append(0x22)
-        let slash: UInt8 = escapingSlashes ? 0x2F : 0x22
         var text = text
         text.withUTF8 { utf8 in
             var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == slash else { continue }
+            var nonASCII = false
+            while true {
+                let index = JSONByteScan.firstSpecial(utf8, from: runStart, slash: escapingSlashes, nonASCII: &nonASCII)
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                guard index < utf8.count else { break }
                 runStart = index + 1
+                let byte = utf8[index]
                 switch byte {
                 case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
                 case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
@@ -125,7 +149,6 @@ final class JSONOutput {
                     bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
                 }
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
         }
         bytes.append(0x22)
     }
@@ -136,8 +159,9 @@ final class JSONLevel {
     enum Kind { case none, object, array, single }
 
     let output: JSONOutput
-    var kind = Kind.none
-    var hasElements = false
+    // One encode owns its levels (see JSONOutput.bytes).
+    @exclusivity(unchecked) var kind = Kind.none
+    @exclusivity(unchecked) var hasElements = false
 
     init(output: JSONOutput) {
         self.output = output
@@ -212,9 +236,24 @@ struct JSONKeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try begin(key)
+        try level.output.write(value)
+    }
+
+    // The standard library's types directly, without going through the generic `encode(_:forKey:)`'s type tests.
+    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); level.output.writeString(value) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); level.output.writeBool(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); level.output.writeInteger(value) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); level.output.writeInteger(value) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); level.output.writeInteger(value) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); level.output.writeInteger(value) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); level.output.writeInteger(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); try level.output.writeFloatingPoint(value) }
+
+    /// Starts the member `key`, or declines when this container is not the value's.
+    private func begin(_ key: Key) throws {
         guard usable else { throw level.output.decline() }
         level.writeKey(key)
-        try level.output.write(value)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
