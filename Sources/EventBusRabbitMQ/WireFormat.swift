@@ -31,18 +31,58 @@ enum WireFormat {
     /// clamped to `1...Int32.max` (the bus writes it back as an `int32`).
     static func inbound(_ delivery: AMQPDelivery, codec: EventCodec) -> InboundEvent? {
         let properties = delivery.properties
-        let headers = stringHeaders(properties.headers ?? [:])
-        guard let id = properties.messageID ?? headers[EventHeaders.id] ?? codec.bodyID(delivery.body) else { return nil }
-        let eventType = properties.type ?? headers[EventHeaders.type] ?? delivery.routingKey
-        let time = date(properties.headers?[EventHeaders.time]) ?? properties.timestamp.flatMap { EventDate.isInRange($0) ? $0 : nil }
+        // One pass over the table: the headers as strings, and the ones the bus reads picked up on the way (no
+        // lookup by name afterwards: hashing a header name cost more than the rest of this function).
+        var known = KnownHeaders()
+        let headers = stringHeaders(properties.headers ?? [:], known: &known)
+        guard let id = properties.messageID ?? known.id ?? codec.bodyID(delivery.body) else { return nil }
+        let eventType = properties.type ?? known.type ?? delivery.routingKey
+        let time = date(known.time) ?? properties.timestamp.flatMap { EventDate.isInRange($0) ? $0 : nil }
         let raw = RawEvent(
-            eventType: eventType, id: id, source: headers[EventHeaders.source] ?? properties.appID,
-            subject: headers[EventHeaders.subject], time: time, headers: headers, payload: delivery.body)
-        let attempt = properties.headers?[EventHeaders.deliveryAttempts]?.intValue.map { min(max($0, 1), Int64(Int32.max)) } ?? 1
-        let firstDelivered = date(properties.headers?[EventHeaders.firstDeliveredAt]) ?? Date()
+            eventType: eventType, id: id, source: known.source ?? properties.appID,
+            subject: known.subject, time: time, headers: headers, payload: delivery.body)
+        let attempt = known.deliveryAttempts?.intValue.map { min(max($0, 1), Int64(Int32.max)) } ?? 1
+        let firstDelivered = date(known.firstDeliveredAt) ?? Date()
         return InboundEvent(
             raw: raw, redelivered: delivery.redelivered, attempt: Int(attempt),
-            targetSubscription: headers[EventHeaders.subscription], firstDeliveredAt: firstDelivered)
+            targetSubscription: known.subscription, firstDeliveredAt: firstDelivered)
+    }
+
+    /// The headers ``inbound(_:codec:)`` reads: the text of the string-valued ones (as ``stringHeaders(_:)`` makes
+    /// it), the value of the others.
+    struct KnownHeaders {
+        var id: String?
+        var type: String?
+        var source: String?
+        var subject: String?
+        var subscription: String?
+        var time: AMQPFieldValue?
+        var deliveryAttempts: AMQPFieldValue?
+        var firstDeliveredAt: AMQPFieldValue?
+
+        /// Keeps `value` (and `text`, its string form when it has one) when `key` is one of the known names. Names are
+        /// told apart by length first, so most keys cost one comparison at most.
+        mutating func note(_ key: String, _ value: AMQPFieldValue, text: String?) {
+            switch key.utf8.count {
+            case 14: if key == EventHeaders.id { id = text }
+            case 16:
+                if key == EventHeaders.type {
+                    type = text
+                } else if key == EventHeaders.time {
+                    time = value
+                }
+            case 18: if key == EventHeaders.source { source = text }
+            case 19:
+                if key == EventHeaders.subject {
+                    subject = text
+                } else if key == EventHeaders.deliveryAttempts {
+                    deliveryAttempts = value
+                }
+            case 20: if key == EventHeaders.firstDeliveredAt { firstDeliveredAt = value }
+            case 23: if key == EventHeaders.subscription { subscription = text }
+            default: break
+            }
+        }
     }
 
     /// A date header: ISO 8601 text, or an AMQP `timestamp` in years 0000 to 9999. Not the clamped text
@@ -78,26 +118,35 @@ enum WireFormat {
     /// clamped to years 0000 to 9999); tables, arrays, byte arrays (which is how invalid UTF-8 arrives) and void are
     /// skipped.
     static func stringHeaders(_ table: AMQPTable) -> [String: String] {
-        var result: [String: String] = [:]
-        result.reserveCapacity(table.count)
+        var known = KnownHeaders()
+        return stringHeaders(table, known: &known)
+    }
+
+    /// ``stringHeaders(_:)``, noting the headers ``KnownHeaders`` keeps as it goes.
+    private static func stringHeaders(_ table: AMQPTable, known: inout KnownHeaders) -> [String: String] {
+        // `init(minimumCapacity:)`: `reserveCapacity(_:)` is not specialized (a generic metadata lookup per call).
+        var result = [String: String](minimumCapacity: table.count)
         for (key, value) in table {
+            let text: String?
             switch value {
-            case .string(let text): result[key] = text
-            case .bool(let flag): result[key] = flag ? "true" : "false"
-            case .int8(let number): result[key] = String(number)
-            case .uint8(let number): result[key] = String(number)
-            case .int16(let number): result[key] = String(number)
-            case .uint16(let number): result[key] = String(number)
-            case .int32(let number): result[key] = String(number)
-            case .uint32(let number): result[key] = String(number)
-            case .int64(let number): result[key] = String(number)
-            case .uint64(let number): result[key] = String(number)
-            case .float(let number): result[key] = number.description
-            case .double(let number): result[key] = number.description
-            case .decimal(let number): result[key] = decimalText(number)
-            case .timestamp(let date): result[key] = EventDate.format(date)
-            case .table, .array, .bytes, .void: continue
+            case .string(let string): text = string
+            case .bool(let flag): text = flag ? "true" : "false"
+            case .int8(let number): text = String(number)
+            case .uint8(let number): text = String(number)
+            case .int16(let number): text = String(number)
+            case .uint16(let number): text = String(number)
+            case .int32(let number): text = String(number)
+            case .uint32(let number): text = String(number)
+            case .int64(let number): text = String(number)
+            case .uint64(let number): text = String(number)
+            case .float(let number): text = number.description
+            case .double(let number): text = number.description
+            case .decimal(let number): text = decimalText(number)
+            case .timestamp(let date): text = EventDate.format(date)
+            case .table, .array, .bytes, .void: text = nil
             }
+            known.note(key, value, text: text)
+            if let text { result[key] = text }
         }
         return result
     }

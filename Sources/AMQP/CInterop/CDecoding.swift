@@ -9,6 +9,30 @@ enum CDecoding {
         return String(decoding: UnsafeRawBufferPointer(start: base, count: bytes.len), as: UTF8.self)
     }
 
+    /// `bytes` as a `String` when they are valid UTF-8, else `nil`. ASCII (nearly every header value) takes the
+    /// specialized `String(decoding:as:)`: `String(validating:as:)` is generic and unspecialized, two generic
+    /// metadata lookups per call.
+    static func validString(_ bytes: UnsafeRawBufferPointer) -> String? {
+        if isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Whether every byte is below 0x80, eight at a time.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var index = 0
+        var high: UInt64 = 0
+        while index + 8 <= bytes.count {
+            high |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            high |= UInt64(bytes[index])
+            index += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
+    }
+
     static func data(_ bytes: amqp_bytes_t) -> Data {
         guard bytes.len > 0, let base = bytes.bytes else { return Data() }
         return Data(bytes: base, count: bytes.len)
@@ -20,9 +44,10 @@ enum CDecoding {
     }
 
     static func table(_ table: amqp_table_t) -> AMQPTable {
-        var result: AMQPTable = [:]
-        guard table.num_entries > 0, let entries = table.entries else { return result }
-        result.reserveCapacity(Int(table.num_entries))
+        guard table.num_entries > 0, let entries = table.entries else { return [:] }
+        // `init(minimumCapacity:)` rather than `reserveCapacity(_:)`, which is not specialized (a generic metadata
+        // lookup per call).
+        var result = AMQPTable(minimumCapacity: Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
             result[string(entry.key)] = fieldValue(entry.value)
@@ -32,9 +57,8 @@ enum CDecoding {
 
     /// A message's header table, its names reused from `recent` when the previous message had the same ones.
     static func headers(_ table: amqp_table_t, recent: inout RecentPropertyStrings) -> AMQPTable {
-        var result: AMQPTable = [:]
-        guard table.num_entries > 0, let entries = table.entries else { return result }
-        result.reserveCapacity(Int(table.num_entries))
+        guard table.num_entries > 0, let entries = table.entries else { return [:] }
+        var result = AMQPTable(minimumCapacity: Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
             let (name, slot) = recent.headerName(entry.key, at: index)
@@ -67,7 +91,7 @@ enum CDecoding {
             let raw = field.value.bytes
             guard raw.len > 0, let base = raw.bytes else { return .string("") }
             let buffer = UnsafeRawBufferPointer(start: base, count: raw.len)
-            if let text = String(validating: buffer, as: UTF8.self) { return .string(text) }
+            if let text = validString(buffer) { return .string(text) }
             return .bytes(Array(buffer))
         case kind(AMQP_FIELD_KIND_BYTES): return .bytes(byteArray(field.value.bytes))
         case kind(AMQP_FIELD_KIND_TIMESTAMP):

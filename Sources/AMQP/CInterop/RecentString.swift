@@ -21,7 +21,7 @@ struct RecentString {
     mutating func validating(_ raw: amqp_bytes_t) -> String? {
         guard raw.len > 0, let base = raw.bytes else { return "" }
         if let same = ifSame(raw) { return same }
-        guard let text = String(validating: UnsafeRawBufferPointer(start: base, count: raw.len), as: UTF8.self) else { return nil }
+        guard let text = CDecoding.validString(UnsafeRawBufferPointer(start: base, count: raw.len)) else { return nil }
         string = text
         return text
     }

@@ -54,7 +54,8 @@ public struct EventCodec: Sendable {
         guard data.count <= maxBodySize else { throw EventCodecError.bodyTooLarge(size: data.count, limit: maxBodySize) }
         // The event reader first: it reads camelCase bodies only (it declines any key that is not plain ASCII or
         // starts with an uppercase letter, which camelCasing could change). What it declines goes on below.
-        if let value = try? EventJSONReader.decode(type, from: data) { return value }
+        // (`do`/`catch` rather than `try?`: an `Optional<Value>` costs a generic metadata lookup per call.)
+        do { return try EventJSONReader.decode(type, from: data) } catch {}
         // No key starts with an uppercase letter (a camelCase body): camelCasing would change nothing, so a decoder
         // without a key strategy gives the same result, faster.
         if JSONKeyCase.mayHaveUppercaseKey(data) {

@@ -337,25 +337,23 @@ final class JSONDocument {
         }
         if type == Decimal.self {
             let text = try numberText(node, integer: false)
-            guard text.utf8.count <= 30, let decimal = Decimal(string: String(text)), let value = decimal as? Value else {
-                throw decline()
-            }
-            return value
+            guard text.utf8.count <= 30, let decimal = Decimal(string: String(text)) else { throw decline() }
+            return unsafeBitCast(decimal, to: Value.self)
         }
         if type == Bool.self {
-            guard kind == .bool, let flag = (bytes[nodes[node].start] == 0x74) as? Value else { throw decline() }
-            return flag
+            guard kind == .bool else { throw decline() }
+            return unsafeBitCast(bytes[nodes[node].start] == 0x74, to: Value.self)
         }
-        if type == Double.self, let number = try double(node) as? Value { return number }
-        if type == Int64.self, let number = try integer(Int64.self, node) as? Value { return number }
-        if type == UInt64.self, let number = try integer(UInt64.self, node) as? Value { return number }
-        if type == Int32.self, let number = try integer(Int32.self, node) as? Value { return number }
-        if type == UInt32.self, let number = try integer(UInt32.self, node) as? Value { return number }
-        if type == Int16.self, let number = try integer(Int16.self, node) as? Value { return number }
-        if type == UInt16.self, let number = try integer(UInt16.self, node) as? Value { return number }
-        if type == Int8.self, let number = try integer(Int8.self, node) as? Value { return number }
-        if type == UInt8.self, let number = try integer(UInt8.self, node) as? Value { return number }
-        if type == UInt.self, let number = try integer(UInt.self, node) as? Value { return number }
+        if type == Double.self { return unsafeBitCast(try double(node), to: Value.self) }
+        if type == Int64.self { return unsafeBitCast(try integer(Int64.self, node), to: Value.self) }
+        if type == UInt64.self { return unsafeBitCast(try integer(UInt64.self, node), to: Value.self) }
+        if type == Int32.self { return unsafeBitCast(try integer(Int32.self, node), to: Value.self) }
+        if type == UInt32.self { return unsafeBitCast(try integer(UInt32.self, node), to: Value.self) }
+        if type == Int16.self { return unsafeBitCast(try integer(Int16.self, node), to: Value.self) }
+        if type == UInt16.self { return unsafeBitCast(try integer(UInt16.self, node), to: Value.self) }
+        if type == Int8.self { return unsafeBitCast(try integer(Int8.self, node), to: Value.self) }
+        if type == UInt8.self { return unsafeBitCast(try integer(UInt8.self, node), to: Value.self) }
+        if type == UInt.self { return unsafeBitCast(try integer(UInt.self, node), to: Value.self) }
         if type == Float.self || type == Data.self || type == URL.self { throw decline() }
         return try Value(from: JSONReadingDecoder(document: self, node: node))
     }
