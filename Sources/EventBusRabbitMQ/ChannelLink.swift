@@ -73,7 +73,7 @@ final class ChannelLink: Sendable {
     }
 
     /// The current channel, or waits until there is one or `deadline` passes.
-    func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
+    nonisolated(nonsending) func channel(until deadline: ContinuousClock.Instant, timeoutError: @escaping @Sendable () -> any Error) async throws -> AMQPChannel {
         // Fast path: no deadline registration, no suspension when a channel is ready (the common case).
         switch machine.withLock({ $0.lookup(isOpen: \.isOpen) }) {
         case .channel(let channel): return channel
@@ -102,7 +102,7 @@ final class ChannelLink: Sendable {
     /// written are withdrawn and never go out). When the outcomes are not all in
     /// after `stallTimeout` (and the connection is not blocked by the broker), `onStall` gets the channel: closing it
     /// fails its outstanding confirms, which the caller then sends again.
-    func send(
+    nonisolated(nonsending) func send(
         _ messages: [AMQPOutboundMessage], on channel: AMQPChannel, until deadline: ContinuousClock.Instant,
         stallTimeout: Duration, onStall: @escaping @Sendable (AMQPChannel) -> Void,
         timeoutError: @escaping @Sendable () -> any Error

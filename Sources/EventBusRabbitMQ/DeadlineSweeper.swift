@@ -102,7 +102,7 @@ final class DeadlineSweeper: @unchecked Sendable {
     /// operation holds one registration at a time (first for the checkpoint, then for the deadline), and its state is
     /// one object that every callback captures alone, so the common case, an operation that finishes before its
     /// checkpoint, costs one allocation, one registration and one removal.
-    func wait<T: Sendable>(
+    nonisolated(nonsending) func wait<T: Sendable>(
         until deadline: ContinuousClock.Instant, checkpoint: Checkpoint? = nil,
         timeoutError: @escaping @Sendable () -> any Error,
         _ start: (Waiter<T>) -> Void

@@ -66,7 +66,7 @@ extension RabbitMQEventBus {
     }
 
     /// Sends `events` until each is confirmed, failed for good, or out of time.
-    private func publishConfirmed(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
+    nonisolated(nonsending) private func publishConfirmed(_ events: [RawEvent]) async -> [Result<Void, any Error>] {
         let started = ContinuousClock.now
         let exchange = topology.exchange
         let messages = events.map { event in
@@ -116,7 +116,7 @@ extension RabbitMQEventBus {
     /// `deadline` passes. A message whose confirm is unknown (the connection or channel broke, the broker nacked,
     /// confirms stalled) is sent again on the next channel. Used for events and for the copies forwarded to retry
     /// and dead-letter queues alike, so both get the same channel replacement and stall rules.
-    func sendConfirmed(_ messages: [AMQPOutboundMessage], until deadline: ContinuousClock.Instant) async -> [SendOutcome] {
+    nonisolated(nonsending) func sendConfirmed(_ messages: [AMQPOutboundMessage], until deadline: ContinuousClock.Instant) async -> [SendOutcome] {
         // What is still unsent at the end timed out.
         var results = [SendOutcome](repeating: .timedOut, count: messages.count)
         var unsent = Array(messages.indices)

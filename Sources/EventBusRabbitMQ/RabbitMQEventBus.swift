@@ -462,7 +462,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         let dispatcher: DeliveryDispatcher<AMQPDelivery>
     }
 
-    private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
+    nonisolated(nonsending) private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
         if let omitted = delivery.omittedBodySize {
             rejectTooLarge(delivery, size: omitted, context.consumer)
             return
@@ -506,7 +506,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     /// then ack. A forward that fails gives the delivery back after a growing pause; after
     /// ``RabbitMQEventBusConfiguration/maxForwardAttempts`` failures in a row (or at once when the copy can never be
     /// sent) the delivery is rejected, and the broker dead-letters it as it arrived. Nothing is lost either way.
-    private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ consumer: AMQPConsumer) async {
+    nonisolated(nonsending) private func finalize(_ delivery: AMQPDelivery, _ event: InboundEvent, _ decisions: [DeliveryDecision], _ consumer: AMQPConsumer) async {
         var copies: [AMQPOutboundMessage] = []
         for decision in decisions {
             switch decision {

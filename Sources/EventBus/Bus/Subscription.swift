@@ -9,7 +9,8 @@ package struct Subscription: Sendable {
     /// Decodes the payload into the subscription's event type (throws when the body does not fit).
     package let decode: @Sendable (RawEvent) throws -> any Sendable
     /// Calls the user's handler with decoded events (one, or a batch).
-    package let handle: @Sendable ([(value: any Sendable, context: EventContext)]) async throws -> Void
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): calling it is no executor hop of its own.
+    package let handle: nonisolated(nonsending) @Sendable ([(value: any Sendable, context: EventContext)]) async throws -> Void
 
     package static func typed<Event: IntegrationEvent>(
         _ type: Event.Type, options: SubscriptionOptions, handler: @escaping EventHandler<Event>

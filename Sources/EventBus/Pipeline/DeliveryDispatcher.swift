@@ -6,7 +6,7 @@ import Synchronization
 /// transport's own `Token` for the delivery (RabbitMQ's delivery to acknowledge; nothing for the in-memory bus).
 package final class DeliveryDispatcher<Token: Sendable>: Sendable {
     /// Carries out an event's decisions: forward retries and dead letters, then acknowledge.
-    package typealias Settle = @Sendable (_ event: InboundEvent, _ token: Token, _ decisions: [DeliveryDecision]) async -> Void
+    package typealias Settle = nonisolated(nonsending) @Sendable (_ event: InboundEvent, _ token: Token, _ decisions: [DeliveryDecision]) async -> Void
 
     private struct State {
         var collectors: [String: BatchCollector] = [:]
@@ -25,7 +25,7 @@ package final class DeliveryDispatcher<Token: Sendable>: Sendable {
 
     /// Takes one event through the pipeline for every subscription it goes to. Returns once the event is settled,
     /// or, for a batch subscription, once the event is gathered (it is settled when its batch is handled).
-    package func dispatch(_ event: InboundEvent, _ token: Token) async {
+    nonisolated(nonsending) package func dispatch(_ event: InboundEvent, _ token: Token) async {
         let subscriptions = pipeline.route(event)
         if subscriptions.isEmpty {
             await settle(event, token, [pipeline.unexpected(event)])

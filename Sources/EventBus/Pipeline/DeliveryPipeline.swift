@@ -59,7 +59,7 @@ package struct DeliveryPipeline: Sendable {
 
     /// Filter, decode and dedup steps for one subscription. An event admitted holds its id in the ``gate`` until
     /// ``handle(_:with:)`` (or ``release(_:)``) is done with it.
-    package func admit(_ event: InboundEvent, to subscription: Subscription) async -> Admission {
+    nonisolated(nonsending) package func admit(_ event: InboundEvent, to subscription: Subscription) async -> Admission {
         let name = subscription.id.name
         // The filter reads only metadata: an event this subscription does not want is not its to judge by its body.
         if let rejection = subscription.options.filter.rejection(source: event.raw.source, subject: event.raw.subject) {
@@ -112,7 +112,7 @@ package struct DeliveryPipeline: Sendable {
 
     /// Admits one event to a subscription that does not batch and, when admitted, handles it: the whole of section 5
     /// for one event and one subscription. Returns its decision.
-    package func process(_ event: InboundEvent, with subscription: Subscription) async -> [DeliveryDecision] {
+    nonisolated(nonsending) package func process(_ event: InboundEvent, with subscription: Subscription) async -> [DeliveryDecision] {
         switch await admit(event, to: subscription) {
         case .decided(let decision): return [decision]
         case .handle(let admitted): return await handle([admitted], with: subscription)
@@ -121,7 +121,7 @@ package struct DeliveryPipeline: Sendable {
 
     /// Handles admitted events (one, or a batch) with the subscription's handler, all or nothing, then records
     /// them as processed. Returns one decision per event, in order.
-    package func handle(_ admitted: [Admitted], with subscription: Subscription) async -> [DeliveryDecision] {
+    nonisolated(nonsending) package func handle(_ admitted: [Admitted], with subscription: Subscription) async -> [DeliveryDecision] {
         let name = subscription.id.name
         let started = ContinuousClock.now
         defer { for item in admitted { release(item) } }

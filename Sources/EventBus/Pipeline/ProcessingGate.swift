@@ -22,7 +22,7 @@ package final class ProcessingGate: @unchecked Sendable {
     package init() {}
 
     /// Returns once the caller holds `key`; pair every call with ``leave(_:)``.
-    package func enter(_ key: Key) async {
+    nonisolated(nonsending) package func enter(_ key: Key) async {
         let entered = lock.withLock {
             guard held[key] == nil else { return false }
             held[key] = []
