@@ -45,8 +45,7 @@ enum CDecoding {
 
     static func table(_ table: amqp_table_t) -> AMQPTable {
         guard table.num_entries > 0, let entries = table.entries else { return [:] }
-        // `init(minimumCapacity:)` rather than `reserveCapacity(_:)`, which is not specialized (a generic metadata
-        // lookup per call).
+        // `init(minimumCapacity:)`: `reserveCapacity(_:)` is not specialized (a generic metadata lookup per call).
         var result = AMQPTable(minimumCapacity: Int(table.num_entries))
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
@@ -55,20 +54,53 @@ enum CDecoding {
         return result
     }
 
-    /// A message's header table, its names reused from `recent` when the previous message had the same ones.
+    /// A message's header table, its names reused from `recent` when the previous message had the same ones. When
+    /// every name is one of `recent`'s template's (in any order, none twice), the table is a copy of the template with
+    /// the values replaced: no name is hashed.
     static func headers(_ table: amqp_table_t, recent: inout RecentPropertyStrings) -> AMQPTable {
         guard table.num_entries > 0, let entries = table.entries else { return [:] }
-        var result = AMQPTable(minimumCapacity: Int(table.num_entries))
-        for index in 0..<Int(table.num_entries) {
+        let count = Int(table.num_entries)
+        if recent.templateSlots != 0, count == recent.headerTemplate.count {
+            var result = recent.headerTemplate
+            var seen: UInt32 = 0
+            var index = 0
+            while index < count {
+                let entry = entries[index]
+                let (_, slot) = recent.headerName(entry.key, at: index)
+                guard let slot, recent.templateSlots & (1 << UInt32(slot)) != 0, seen & (1 << UInt32(slot)) == 0,
+                      let position = recent.templateIndices[slot]
+                else { break }
+                seen |= 1 << UInt32(slot)
+                result.values[position] = value(entry.value, slot: slot, recent: &recent)
+                index += 1
+            }
+            if index == count { return result }
+        }
+        // `init(minimumCapacity:)` rather than `reserveCapacity(_:)`, which is not specialized (a generic metadata
+        // lookup per call).
+        var result = AMQPTable(minimumCapacity: count)
+        var slots: UInt32 = 0
+        for index in 0..<count {
             let entry = entries[index]
             let (name, slot) = recent.headerName(entry.key, at: index)
-            if let slot, entry.value.kind == UInt8(truncatingIfNeeded: AMQP_FIELD_KIND_UTF8.rawValue) {
-                result[name] = recent.headerText(entry.value.value.bytes, slot: slot)
+            if let slot {
+                slots |= 1 << UInt32(slot)
+                result[name] = value(entry.value, slot: slot, recent: &recent)
             } else {
                 result[name] = fieldValue(entry.value)
             }
         }
+        // Every name in a slot of its own (no name twice, none past the slots): the next message may start from it.
+        if slots.nonzeroBitCount == count, result.count == count { recent.keepTemplate(result, slots: slots) }
         return result
+    }
+
+    /// A header value under the name in `slot`: text reused from `recent` when it repeats.
+    private static func value(_ field: amqp_field_value_t, slot: Int, recent: inout RecentPropertyStrings) -> AMQPFieldValue {
+        if field.kind == UInt8(truncatingIfNeeded: AMQP_FIELD_KIND_UTF8.rawValue) {
+            return recent.headerText(field.value.bytes, slot: slot)
+        }
+        return fieldValue(field)
     }
 
     static func fieldValue(_ field: amqp_field_value_t) -> AMQPFieldValue {

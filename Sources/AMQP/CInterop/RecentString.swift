@@ -26,6 +26,9 @@ struct RecentString {
         return text
     }
 
+    /// The kept string, when there is one.
+    var kept: String? { string.isEmpty ? nil : string }
+
     /// The kept `String` when `raw` holds the same (non-empty) bytes, else `nil`.
     func ifSame(_ raw: amqp_bytes_t) -> String? {
         let count = raw.len
@@ -49,6 +52,12 @@ struct RecentPropertyStrings {
     var contentType = RecentString()
     var type = RecentString()
     var appID = RecentString()
+    /// A header table whose names are all in slots (``templateSlots``, one bit each) and where each of those names sits
+    /// in it (``templateIndices``): a message with the same names starts from a copy of it and only replaces the
+    /// values, hashing no name (``CDecoding/headers(_:recent:)``). Valid while no slot's name changes.
+    var headerTemplate: AMQPTable = [:]
+    var templateIndices: [AMQPTable.Index?] = []
+    var templateSlots: UInt32 = 0
 
     /// The name of top-level header `index` and the slot it was found or kept in: the previous message's name at that
     /// position, or at another one (a Swift publisher writes a dictionary's names in an order that differs from message
@@ -63,7 +72,23 @@ struct RecentPropertyStrings {
         for slot in headerNames.indices where slot != index {
             if let same = headerNames[slot].ifSame(raw) { return (same, slot) }
         }
+        // A slot's name changes: the template's positions no longer match the slots.
+        templateSlots = 0
         return (headerNames[index].decode(raw), index)
+    }
+
+    /// Makes `table` the template: its names are the slots in `slots`, `names[slot]` each.
+    mutating func keepTemplate(_ table: AMQPTable, slots: UInt32) {
+        templateIndices = Array(repeating: nil, count: headerNames.count)
+        for slot in headerNames.indices where slots & (1 << UInt32(slot)) != 0 {
+            guard let name = headerNames[slot].kept, let position = table.index(forKey: name) else {
+                templateSlots = 0
+                return
+            }
+            templateIndices[slot] = position
+        }
+        headerTemplate = table
+        templateSlots = slots
     }
 
     /// A text header value found under the name in `slot`: the kept string when the bytes are the same as last time,
