@@ -460,6 +460,8 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
         let consumer: AMQPConsumer
         /// Routes, fans out and batches; settles each delivery with ``finalize(_:_:_:_:)``.
         let dispatcher: DeliveryDispatcher<AMQPDelivery>
+        /// The previous delivery's headers as strings, reused when the next one has the same names.
+        let headerStrings = HeaderStrings()
     }
 
     nonisolated(nonsending) private func process(_ delivery: AMQPDelivery, _ context: ConsumeContext) async {
@@ -467,7 +469,7 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
             rejectTooLarge(delivery, size: omitted, context.consumer)
             return
         }
-        guard let event = WireFormat.inbound(delivery, codec: configuration.codec) else {
+        guard let event = WireFormat.inbound(delivery, codec: configuration.codec, reuse: context.headerStrings) else {
             let placeholder = InboundEvent(
                 raw: RawEvent(eventType: delivery.properties.type ?? delivery.routingKey, id: "", payload: delivery.body),
                 redelivered: delivery.redelivered, attempt: 1, targetSubscription: nil, firstDeliveredAt: Date())

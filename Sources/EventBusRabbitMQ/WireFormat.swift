@@ -1,6 +1,7 @@
 import AMQP
 import EventBus
 import Foundation
+import Synchronization
 
 /// DESIGN section 4: how an event maps onto an AMQP message and back.
 enum WireFormat {
@@ -29,12 +30,16 @@ enum WireFormat {
     /// Total over every delivery the AMQP layer can produce: a header of any type and value is read or skipped
     /// (``stringHeaders(_:)``), a time outside years 0000 to 9999 counts as no time, and the attempt a header claims is
     /// clamped to `1...Int32.max` (the bus writes it back as an `int32`).
-    static func inbound(_ delivery: AMQPDelivery, codec: EventCodec) -> InboundEvent? {
+    ///
+    /// With `reuse`, headers whose names and order are those of the previous delivery's table given the same
+    /// ``HeaderStrings`` start from a copy of that delivery's strings (no name hashed); the result is the same.
+    static func inbound(_ delivery: AMQPDelivery, codec: EventCodec, reuse: HeaderStrings? = nil) -> InboundEvent? {
         let properties = delivery.properties
         // One pass over the table: the headers as strings, and the ones the bus reads picked up on the way (no
         // lookup by name afterwards: hashing a header name cost more than the rest of this function).
         var known = KnownHeaders()
-        let headers = stringHeaders(properties.headers ?? [:], known: &known)
+        let table = properties.headers ?? [:]
+        let headers = reuse?.strings(table, known: &known) ?? stringHeaders(table, known: &known)
         guard let id = properties.messageID ?? known.id ?? codec.bodyID(delivery.body) else { return nil }
         let eventType = properties.type ?? known.type ?? delivery.routingKey
         let time = date(known.time) ?? properties.timestamp.flatMap { EventDate.isInRange($0) ? $0 : nil }
@@ -123,32 +128,36 @@ enum WireFormat {
     }
 
     /// ``stringHeaders(_:)``, noting the headers ``KnownHeaders`` keeps as it goes.
-    private static func stringHeaders(_ table: AMQPTable, known: inout KnownHeaders) -> [String: String] {
+    fileprivate static func stringHeaders(_ table: AMQPTable, known: inout KnownHeaders) -> [String: String] {
         // `init(minimumCapacity:)`: `reserveCapacity(_:)` is not specialized (a generic metadata lookup per call).
         var result = [String: String](minimumCapacity: table.count)
         for (key, value) in table {
-            let text: String?
-            switch value {
-            case .string(let string): text = string
-            case .bool(let flag): text = flag ? "true" : "false"
-            case .int8(let number): text = String(number)
-            case .uint8(let number): text = String(number)
-            case .int16(let number): text = String(number)
-            case .uint16(let number): text = String(number)
-            case .int32(let number): text = String(number)
-            case .uint32(let number): text = String(number)
-            case .int64(let number): text = String(number)
-            case .uint64(let number): text = String(number)
-            case .float(let number): text = number.description
-            case .double(let number): text = number.description
-            case .decimal(let number): text = decimalText(number)
-            case .timestamp(let date): text = EventDate.format(date)
-            case .table, .array, .bytes, .void: text = nil
-            }
+            let text = headerText(value)
             known.note(key, value, text: text)
             if let text { result[key] = text }
         }
         return result
+    }
+
+    /// A header value as ``stringHeaders(_:)`` writes it, `nil` for the kinds it skips.
+    fileprivate static func headerText(_ value: AMQPFieldValue) -> String? {
+        switch value {
+        case .string(let string): string
+        case .bool(let flag): flag ? "true" : "false"
+        case .int8(let number): String(number)
+        case .uint8(let number): String(number)
+        case .int16(let number): String(number)
+        case .uint16(let number): String(number)
+        case .int32(let number): String(number)
+        case .uint32(let number): String(number)
+        case .int64(let number): String(number)
+        case .uint64(let number): String(number)
+        case .float(let number): number.description
+        case .double(let number): number.description
+        case .decimal(let number): decimalText(number)
+        case .timestamp(let date): EventDate.format(date)
+        case .table, .array, .bytes, .void: nil
+        }
     }
 
     /// An AMQP decimal's exact text: `value` with a point `scale` digits from the right (`12345`, scale 2: `123.45`).
@@ -160,5 +169,53 @@ enum WireFormat {
         guard digits.count > scale else { return "0." + String(repeating: "0", count: scale - digits.count) + digits }
         let point = digits.index(digits.endIndex, offsetBy: -scale)
         return digits[..<point] + "." + digits[point...]
+    }
+}
+
+/// The previous delivery's headers as strings, for the next delivery of one consumer (``WireFormat/inbound(_:codec:reuse:)``).
+/// The AMQP layer hands a delivery whose header names are the previous one's a copy of the previous table, so its
+/// names come in the same order and are the same `String` objects (comparing them is one word each): the strings
+/// then start from a copy of the previous result and only the values are written. Anything else is converted afresh
+/// and kept for the next delivery.
+final class HeaderStrings: Sendable {
+    private struct Kept {
+        /// The table's names in its iteration order.
+        var names: [String] = []
+        var strings: [String: String] = [:]
+        /// Where each name's text sits in ``strings`` (`nil`: a kind ``WireFormat/stringHeaders(_:)`` skips).
+        var positions: [[String: String].Index?] = []
+    }
+
+    private let kept = Mutex(Kept())
+
+    func strings(_ table: AMQPTable, known: inout WireFormat.KnownHeaders) -> [String: String] {
+        kept.withLock { kept in
+            if table.count == kept.names.count, !table.isEmpty, let reused = Self.reuse(table, kept, known: &known) { return reused }
+            known = WireFormat.KnownHeaders()
+            let strings = WireFormat.stringHeaders(table, known: &known)
+            kept.names = Array(table.keys)
+            kept.strings = strings
+            kept.positions = kept.names.map { strings.index(forKey: $0) }
+            return strings
+        }
+    }
+
+    /// The kept strings with `table`'s values, when `table` has the kept names in the kept order and each value
+    /// converts to text exactly where the kept one did.
+    private static func reuse(_ table: AMQPTable, _ kept: Kept, known: inout WireFormat.KnownHeaders) -> [String: String]? {
+        var result = kept.strings
+        var index = 0
+        for (name, value) in table {
+            guard name == kept.names[index] else { return nil }
+            let text = WireFormat.headerText(value)
+            known.note(name, value, text: text)
+            switch (text, kept.positions[index]) {
+            case (let text?, let position?): result.values[position] = text
+            case (nil, nil): break
+            default: return nil
+            }
+            index += 1
+        }
+        return result
     }
 }

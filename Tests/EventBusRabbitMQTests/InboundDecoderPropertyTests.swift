@@ -76,6 +76,49 @@ struct InboundDecoderPropertyTests {
         return (failures, events, withoutID)
     }
 
+    /// ``HeaderStrings`` (what a consumer reuses from one delivery's headers to the next) never changes an event: on
+    /// deliveries as the AMQP layer makes them (tables through C and back with one channel's reused strings, so that
+    /// consecutive tables with the same names are copies of one table), runs of one hostile name set with new values
+    /// of any kind, the event with reuse equals the event without.
+    @Test func reusedHeaderStringsGiveTheEventAFreshConversionGives() async {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        let failures = await onOwnThread { Self.compareReuse(seed: seed) }
+        #expect(failures.isEmpty, "seed \(seed): \(failures)")
+    }
+
+    static func compareReuse(seed: UInt64) -> [String] {
+        var input = HostileInput(seed: seed)
+        let codec = EventCodec()
+        let arena = CArena()
+        var recent = RecentPropertyStrings()
+        let reuse = HeaderStrings()
+        var failures: [String] = []
+        var names: [String] = []
+        for index in 0..<20_000 {
+            if index % 10 == 0 { names = Array((input.delivery().properties.headers ?? [:]).keys) }
+            var table: AMQPTable = [:]
+            for name in names { table[name] = input.value() }
+            arena.reset()
+            let headers = CDecoding.headers(arena.table(table), recent: &recent)
+            let delivery = AMQPDelivery(
+                body: Data(), properties: AMQPProperties(headers: headers, messageID: index % 3 == 0 ? nil : "m-\(index)"),
+                deliveryTag: 1, redelivered: false, exchange: "x", routingKey: "Thing", consumerTag: "c")
+            let fresh = WireFormat.inbound(delivery, codec: codec)
+            let reused = WireFormat.inbound(delivery, codec: codec, reuse: reuse)
+            guard let fresh, let reused else {
+                if (fresh == nil) != (reused == nil), failures.count < 10 { failures.append("#\(index): one of them is nil") }
+                continue
+            }
+            let same = fresh.raw.headers == reused.raw.headers && fresh.raw.id == reused.raw.id
+                && fresh.raw.eventType == reused.raw.eventType && fresh.raw.source == reused.raw.source
+                && fresh.raw.subject == reused.raw.subject && fresh.raw.time == reused.raw.time && fresh.attempt == reused.attempt
+                && fresh.targetSubscription == reused.targetSubscription
+                && abs(fresh.firstDeliveredAt.timeIntervalSince(reused.firstDeliveredAt)) < 60
+            if !same, failures.count < 10 { failures.append("#\(index): \(table) gave \(reused.raw.headers), not \(fresh.raw.headers)") }
+        }
+        return failures
+    }
+
     // MARK: The defects the property test found, one delivery each
 
     func delivery(headers: AMQPTable = [:], messageID: String? = "id-1", timestamp: Date? = nil) -> AMQPDelivery {
