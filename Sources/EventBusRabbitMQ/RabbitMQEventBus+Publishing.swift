@@ -72,7 +72,7 @@ extension RabbitMQEventBus {
         let messages = events.map { event in
             AMQPOutboundMessage(
                 event.payload, exchange: exchange, routingKey: event.eventType, mandatory: true,
-                properties: WireFormat.properties(for: event))
+                properties: WireFormat.properties(for: event, template: publishHeaders))
         }
         metrics.published.increment(by: events.count)
         let outcomes = await sendConfirmed(messages, until: started + configuration.publishTimeout)

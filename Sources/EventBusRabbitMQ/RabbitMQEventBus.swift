@@ -34,6 +34,8 @@ public final class RabbitMQEventBus: EventBus, Service, @unchecked Sendable {
     let logger: Logger
     let metrics: BusMetrics
     let publisher = ChannelLink()
+    /// The last published event's header table, reused for the next event of the same shape.
+    let publishHeaders = PublishHeaders()
     typealias Lifecycle = BusLifecycleStateMachine<AMQPConnection, AMQPConsumer, CheckedContinuation<Void, Never>>
     /// Running, shutting down, pending publishes, the consumer and who waits for what (``BusLifecycleStateMachine``).
     private let lifecycle = Mutex(Lifecycle())

@@ -1,14 +1,24 @@
 import AMQP
 import EventBus
 import Foundation
-import Synchronization
 
 /// DESIGN section 4: how an event maps onto an AMQP message and back.
 enum WireFormat {
     private static let specVersion: AMQPFieldValue = .string("1.0")
 
-    /// The properties of a published event.
-    static func properties(for event: RawEvent, headers extra: AMQPTable = [:]) -> AMQPProperties {
+    /// The properties of a published event. With a `template` (and no headers of the event's own or `extra`), the
+    /// header table is a copy of the previous one of the same shape with the id, subject and time written in.
+    static func properties(for event: RawEvent, headers extra: AMQPTable = [:], template: PublishHeaders? = nil) -> AMQPProperties {
+        let headers = extra.isEmpty && event.headers.isEmpty
+            ? template?.headers(for: event) ?? headers(for: event)
+            : headers(for: event, extra: extra)
+        return AMQPProperties(
+            contentType: "application/json", headers: headers, deliveryMode: .persistent, messageID: event.id,
+            timestamp: event.time ?? Date(), type: event.eventType, appID: event.source)
+    }
+
+    /// The header table of a published event: the `cloudEvents_*` headers, the event's own, then `extra`.
+    static func headers(for event: RawEvent, extra: AMQPTable = [:]) -> AMQPTable {
         // Sized once: growing a small dictionary rehashes everything in it.
         var headers = AMQPTable(minimumCapacity: 6 + event.headers.count + extra.count)
         headers[EventHeaders.specVersion] = specVersion
@@ -19,9 +29,7 @@ enum WireFormat {
         if let time = event.time { headers[EventHeaders.time] = .string(EventDate.format(time)) }
         for (key, value) in event.headers where headers[key] == nil { headers[key] = .string(value) }
         for (key, value) in extra { headers[key] = value }
-        return AMQPProperties(
-            contentType: "application/json", headers: headers, deliveryMode: .persistent, messageID: event.id,
-            timestamp: event.time ?? Date(), type: event.eventType, appID: event.source)
+        return headers
     }
 
     /// Reads an event's metadata off a delivery. The id comes from `message_id` or the body's `Id`; the type from
@@ -128,7 +136,7 @@ enum WireFormat {
     }
 
     /// ``stringHeaders(_:)``, noting the headers ``KnownHeaders`` keeps as it goes.
-    fileprivate static func stringHeaders(_ table: AMQPTable, known: inout KnownHeaders) -> [String: String] {
+    static func stringHeaders(_ table: AMQPTable, known: inout KnownHeaders) -> [String: String] {
         // `init(minimumCapacity:)`: `reserveCapacity(_:)` is not specialized (a generic metadata lookup per call).
         var result = [String: String](minimumCapacity: table.count)
         for (key, value) in table {
@@ -140,7 +148,7 @@ enum WireFormat {
     }
 
     /// A header value as ``stringHeaders(_:)`` writes it, `nil` for the kinds it skips.
-    fileprivate static func headerText(_ value: AMQPFieldValue) -> String? {
+    static func headerText(_ value: AMQPFieldValue) -> String? {
         switch value {
         case .string(let string): string
         case .bool(let flag): flag ? "true" : "false"
@@ -169,53 +177,5 @@ enum WireFormat {
         guard digits.count > scale else { return "0." + String(repeating: "0", count: scale - digits.count) + digits }
         let point = digits.index(digits.endIndex, offsetBy: -scale)
         return digits[..<point] + "." + digits[point...]
-    }
-}
-
-/// The previous delivery's headers as strings, for the next delivery of one consumer (``WireFormat/inbound(_:codec:reuse:)``).
-/// The AMQP layer hands a delivery whose header names are the previous one's a copy of the previous table, so its
-/// names come in the same order and are the same `String` objects (comparing them is one word each): the strings
-/// then start from a copy of the previous result and only the values are written. Anything else is converted afresh
-/// and kept for the next delivery.
-final class HeaderStrings: Sendable {
-    private struct Kept {
-        /// The table's names in its iteration order.
-        var names: [String] = []
-        var strings: [String: String] = [:]
-        /// Where each name's text sits in ``strings`` (`nil`: a kind ``WireFormat/stringHeaders(_:)`` skips).
-        var positions: [[String: String].Index?] = []
-    }
-
-    private let kept = Mutex(Kept())
-
-    func strings(_ table: AMQPTable, known: inout WireFormat.KnownHeaders) -> [String: String] {
-        kept.withLock { kept in
-            if table.count == kept.names.count, !table.isEmpty, let reused = Self.reuse(table, kept, known: &known) { return reused }
-            known = WireFormat.KnownHeaders()
-            let strings = WireFormat.stringHeaders(table, known: &known)
-            kept.names = Array(table.keys)
-            kept.strings = strings
-            kept.positions = kept.names.map { strings.index(forKey: $0) }
-            return strings
-        }
-    }
-
-    /// The kept strings with `table`'s values, when `table` has the kept names in the kept order and each value
-    /// converts to text exactly where the kept one did.
-    private static func reuse(_ table: AMQPTable, _ kept: Kept, known: inout WireFormat.KnownHeaders) -> [String: String]? {
-        var result = kept.strings
-        var index = 0
-        for (name, value) in table {
-            guard name == kept.names[index] else { return nil }
-            let text = WireFormat.headerText(value)
-            known.note(name, value, text: text)
-            switch (text, kept.positions[index]) {
-            case (let text?, let position?): result.values[position] = text
-            case (nil, nil): break
-            default: return nil
-            }
-            index += 1
-        }
-        return result
     }
 }
