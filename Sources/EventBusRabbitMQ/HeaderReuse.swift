@@ -11,15 +11,24 @@ final class PublishHeaders: Sendable {
     private struct Shape: Sendable {
         var eventType: String
         var source: String?
+        /// Whether the type and the source are both ASCII.
+        var ascii: Bool
         var table: AMQPTable
         var id: AMQPTable.Index
         var subject: AMQPTable.Index?
         var time: AMQPTable.Index?
 
         func fits(_ event: RawEvent) -> Bool {
-            // Both names are usually the very same `String`s (a literal type name, the configured source): one word each.
-            eventType == event.eventType && source == event.source && (subject != nil) == (event.subject != nil)
-                && (time != nil) == (event.time != nil)
+            // Type and source are usually the very same `String`s (a literal type name, the configured source): one
+            // word each.
+            guard (subject != nil) == (event.subject != nil), (time != nil) == (event.time != nil),
+                  event.eventType.sameBytes(as: eventType, otherIsASCII: ascii)
+            else { return false }
+            switch (event.source, source) {
+            case (nil, nil): return true
+            case (let new?, let kept?): return new.sameBytes(as: kept, otherIsASCII: ascii)
+            default: return false
+            }
         }
     }
 
@@ -38,7 +47,8 @@ final class PublishHeaders: Sendable {
         let table = WireFormat.headers(for: event)
         if let id = table.index(forKey: EventHeaders.id) {
             let shape = Shape(
-                eventType: event.eventType, source: event.source, table: table, id: id,
+                eventType: event.eventType, source: event.source, ascii: event.eventType.isASCII && (event.source?.isASCII ?? true),
+                table: table, id: id,
                 subject: event.subject == nil ? nil : table.index(forKey: EventHeaders.subject),
                 time: event.time == nil ? nil : table.index(forKey: EventHeaders.time))
             last.withLock { $0 = shape }
@@ -56,6 +66,8 @@ final class HeaderStrings: Sendable {
     private struct Kept {
         /// The table's names in its iteration order.
         var names: [String] = []
+        /// Whether every name is ASCII.
+        var ascii = true
         var strings: [String: String] = [:]
         /// Where each name's text sits in ``strings`` (`nil`: a kind ``WireFormat/stringHeaders(_:)`` skips).
         var positions: [[String: String].Index?] = []
@@ -69,6 +81,7 @@ final class HeaderStrings: Sendable {
             known = WireFormat.KnownHeaders()
             let strings = WireFormat.stringHeaders(table, known: &known)
             kept.names = Array(table.keys)
+            kept.ascii = kept.names.allSatisfy(\.isASCII)
             kept.strings = strings
             kept.positions = kept.names.map { strings.index(forKey: $0) }
             return strings
@@ -81,7 +94,7 @@ final class HeaderStrings: Sendable {
         var result = kept.strings
         var index = 0
         for (name, value) in table {
-            guard name == kept.names[index] else { return nil }
+            guard name.sameBytes(as: kept.names[index], otherIsASCII: kept.ascii) else { return nil }
             let text = WireFormat.headerText(value)
             known.note(name, value, text: text)
             switch (text, kept.positions[index]) {
@@ -93,4 +106,18 @@ final class HeaderStrings: Sendable {
         }
         return result
     }
+}
+
+extension String {
+    /// Whether the two hold the same UTF-8 bytes. `==` compares canonical equivalence (`"\u{212A}"`, the Kelvin sign,
+    /// equals `"K"`), so a text reused in place of another must pass this instead. Fast for the usual case, the same
+    /// `String` object or two ASCII texts: `==` returns at once for the one and compares bytes for the other, and a
+    /// text canonically equal to an ASCII one but not ASCII itself is longer in UTF-8.
+    func sameBytes(as other: String, otherIsASCII: Bool) -> Bool {
+        guard self == other, utf8.count == other.utf8.count else { return false }
+        return otherIsASCII || utf8.elementsEqual(other.utf8)
+    }
+
+    /// Whether every byte is below 0x80.
+    var isASCII: Bool { utf8.allSatisfy { $0 < 0x80 } }
 }

@@ -1,4 +1,5 @@
-import AMQP
+@testable import AMQP
+import CRabbitMQ
 import Foundation
 import Testing
 
@@ -76,5 +77,60 @@ struct SeededGenerator: RandomNumberGenerator {
         value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
         value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
         return value ^ (value >> 31)
+    }
+}
+
+/// Header names that are no name at all or not valid UTF-8 (two different invalid names both read as U+FFFD) never
+/// make a delivery's table keep an entry of an earlier delivery: each table decoded with one channel's reused strings
+/// equals the table decoded afresh.
+@Suite struct HeaderTableReuseEdgeTests {
+    /// A C header table of `entries` (raw name bytes, text value), as librabbitmq-c hands one over.
+    static func withTable<T>(_ entries: [([UInt8], String)], _ body: (amqp_table_t) -> T) -> T {
+        var storage: [[UInt8]] = entries.flatMap { [$0.0, Array($0.1.utf8)] }
+        let count = entries.count
+        let cEntries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: max(count, 1))
+        defer { cEntries.deallocate() }
+        return storage.withUnsafeMutableBufferPointer { buffers in
+            var pointers: [UnsafeMutablePointer<UInt8>] = []
+            for index in buffers.indices {
+                let pointer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(buffers[index].count, 1))
+                pointer.initialize(from: buffers[index], count: buffers[index].count)
+                pointers.append(pointer)
+            }
+            defer { pointers.forEach { $0.deallocate() } }
+            for index in 0..<count {
+                var entry = amqp_table_entry_t()
+                entry.key = amqp_bytes_t(len: buffers[2 * index].count, bytes: pointers[2 * index])
+                entry.value.kind = UInt8(truncatingIfNeeded: AMQP_FIELD_KIND_UTF8.rawValue)
+                entry.value.value.bytes = amqp_bytes_t(len: buffers[2 * index + 1].count, bytes: pointers[2 * index + 1])
+                cEntries[index] = entry
+            }
+            return body(amqp_table_t(num_entries: Int32(count), entries: cEntries))
+        }
+    }
+
+    @Test func emptyAndInvalidNamesNeverKeepAnEarlierEntry() {
+        let replacement = Array("\u{FFFD}".utf8)
+        let sequences: [[([UInt8], String)]] = [
+            [([0xFF], "x0")],
+            [([], "x"), ([0xFE], "y")],
+            [(replacement, "p"), (replacement, "q")],
+            [(replacement, "r")],
+            [([], "s"), (Array("a".utf8), "t")],
+            [(Array("a".utf8), "u"), ([], "v")],
+            [(Array("a".utf8), "w"), (Array("b".utf8), "w2")],
+            [(Array("b".utf8), "z"), (Array("a".utf8), "z2")],
+            [([0xC3], "bad"), (Array("a".utf8), "a2")],
+            [(Array("a".utf8), "a3"), ([0xC3], "bad2")],
+        ]
+        var recent = RecentPropertyStrings()
+        for _ in 0..<3 {
+            for (index, entries) in sequences.enumerated() {
+                let reused = Self.withTable(entries) { CDecoding.headers($0, recent: &recent) }
+                var fresh = RecentPropertyStrings()
+                let expected = Self.withTable(entries) { CDecoding.headers($0, recent: &fresh) }
+                #expect(reused == expected, "table \(index)")
+            }
+        }
     }
 }

@@ -176,4 +176,17 @@ struct EventCodecDecodingTests {
             #expect(try EventCodec().decode(Lenient.self, from: data) == (try reference(Lenient.self, data)), "\(body)")
         }
     }
+
+    /// A key the body spells differently but canonically equal (the Kelvin sign against `K`) is found, as
+    /// `JSONDecoder` finds it: `decodeIfPresent` must not quietly give `nil`.
+    @Test func aKeyCanonicallyEqualToTheBodysIsFound() throws {
+        struct Kelvin: Decodable, Equatable {
+            var value: Int?
+            enum CodingKeys: String, CodingKey { case value = "a\u{212A}" }
+        }
+        let data = Data(#"{"aK":1}"#.utf8)
+        let decoded = try EventCodec().decode(Kelvin.self, from: data)
+        #expect(decoded == (try JSONDecoder().decode(Kelvin.self, from: data)))
+        #expect(decoded.value == 1)
+    }
 }

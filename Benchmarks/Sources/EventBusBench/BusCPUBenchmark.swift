@@ -84,6 +84,11 @@ struct BusCPUBenchmark {
         let output = Pipe()
         process.standardOutput = output
         log("bus-cpu: counting instructions under callgrind (\(count) events per client; about 50× slower than native)")
+        // A child that stops making progress (a broker gone, a wedged valgrind) is ended: its own stall timeouts cover
+        // the measurements, this covers the rest.
+        let limit = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(max(600, count / 10)), execute: limit)
+        defer { limit.cancel() }
         let data: Data = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {

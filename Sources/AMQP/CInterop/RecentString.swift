@@ -63,7 +63,8 @@ struct RecentPropertyStrings {
     /// position, or at another one (a Swift publisher writes a dictionary's names in an order that differs from message
     /// to message), or a new one (slot `nil` past ``headerSlots``).
     mutating func headerName(_ raw: amqp_bytes_t, at index: Int) -> (name: String, slot: Int?) {
-        guard index < Self.headerSlots else { return (CDecoding.string(raw), nil) }
+        // An empty name is kept in no slot (a slot keeps its previous name then, which is not this one).
+        guard index < Self.headerSlots, raw.len > 0 else { return (CDecoding.string(raw), nil) }
         while headerNames.count <= index {
             headerNames.append(RecentString())
             headerValues.append(RecentString())
@@ -80,8 +81,13 @@ struct RecentPropertyStrings {
     /// Makes `table` the template: its names are the slots in `slots`, `names[slot]` each.
     mutating func keepTemplate(_ table: AMQPTable, slots: UInt32) {
         templateIndices = Array(repeating: nil, count: headerNames.count)
+        var positions = Set<AMQPTable.Index>()
         for slot in headerNames.indices where slots & (1 << UInt32(slot)) != 0 {
-            guard let name = headerNames[slot].kept, let position = table.index(forKey: name) else {
+            // Each slot's name at a place of its own: two slots whose names repaired to the same text (invalid UTF-8)
+            // would write one place twice and leave another as it was.
+            guard let name = headerNames[slot].kept, let position = table.index(forKey: name),
+                  positions.insert(position).inserted
+            else {
                 templateSlots = 0
                 return
             }

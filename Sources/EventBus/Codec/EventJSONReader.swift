@@ -415,11 +415,13 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
         self.members = members
     }
 
-    /// The member named `key`'s value node, if there is one.
+    /// The member named `key`'s value node, if there is one. Names are compared as `String`s are (canonical
+    /// equivalence), as `JSONDecoder` does: byte for byte first (the members are ASCII, and so are nearly all keys),
+    /// then, for a key that is not ASCII, as text (`"\u{212A}"`, the Kelvin sign, equals `"K"`).
     private func find(_ key: Key) -> Int? {
         var name = key.stringValue
-        return name.withUTF8 { wanted in
-            document.bytes.withUnsafeBufferPointer { bytes in
+        let (found, ascii) = name.withUTF8 { wanted -> (Int?, Bool) in
+            let found = document.bytes.withUnsafeBufferPointer { bytes -> Int? in
                 for member in members where member.name.count == wanted.count {
                     if wanted.isEmpty || memcmp(bytes.baseAddress! + member.name.lowerBound, wanted.baseAddress!, wanted.count) == 0 {
                         return member.value
@@ -427,7 +429,11 @@ struct JSONKeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
                 }
                 return nil
             }
+            return (found, found != nil || wanted.allSatisfy { $0 < 0x80 })
         }
+        if found != nil || ascii { return found }
+        for member in members where String(decoding: document.bytes[member.name], as: UTF8.self) == name { return member.value }
+        return nil
     }
 
     private func node(_ key: Key) throws -> Int {
