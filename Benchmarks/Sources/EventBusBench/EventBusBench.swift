@@ -21,7 +21,9 @@ struct EventBusBench: AsyncParsableCommand {
             flag, so bus / C-wire is the cost of the Swift code alone); and \
             outbox on SQLite (and PostgreSQL when EVENTBUS_POSTGRES_URL is set), 64 tasks × 1 event per transaction \
             and 16 tasks × 10 events per transaction (shown as tasks×events), and the relay alone draining a \
-            backlog saved 16 × 10 (relay drain: no publisher; events/s from the relay's start to the last confirm). bus-soak (RSS over 1 000 000 \
+            backlog saved 16 × 10 (relay drain: no publisher; events/s from the relay's start to the last confirm); last, bus-cpu: \
+            instructions per event of bus-publish and bus-consume next to C's and the AMQP layer's, counted by valgrind's callgrind \
+            in a child run of this benchmark (needs valgrind). bus-soak (RSS over 1 000 000 \
             consumed events) runs only with --mode bus-soak. Each row rotates its clients, repeats --repeat times and \
             reports medians, the min–max spread and the ratio client / C (targets: AMQP layer ≥ 0.95, bus ≥ 0.8; \
             bus-e2e p99 ≤ 2 ms). Bus events are JSON bodies padded to about --size bytes. The AMQP client's \
