@@ -76,8 +76,6 @@ enum CDecoding {
             }
             if index == count { return result }
         }
-        // `init(minimumCapacity:)` rather than `reserveCapacity(_:)`, which is not specialized (a generic metadata
-        // lookup per call).
         var result = AMQPTable(minimumCapacity: count)
         var slots: UInt32 = 0
         for index in 0..<count {

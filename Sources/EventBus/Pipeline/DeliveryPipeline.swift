@@ -106,7 +106,7 @@ package struct DeliveryPipeline: Sendable {
     }
 
     /// Lets go of an admitted event that will not be handled (its batch was given back): the next copy may enter.
-    package func release(_ admitted: Admitted) {
+    package func release(_ admitted: borrowing Admitted) {
         if let key = admitted.gateKey { gate.leave(key) }
     }
 
@@ -126,7 +126,7 @@ package struct DeliveryPipeline: Sendable {
         let started = ContinuousClock.now
         // Loops over indices, not elements: `for item in admitted` copies each `Admitted`, retaining every reference
         // in its event and context (about forty per event), and releasing them again.
-        defer { for index in admitted.indices { if let key = admitted[index].gateKey { gate.leave(key) } } }
+        defer { for index in admitted.indices { release(admitted[index]) } }
         var items: [(value: any Sendable, context: EventContext)] = []
         items.reserveCapacity(admitted.count)
         for index in admitted.indices { items.append((admitted[index].value, admitted[index].context)) }
